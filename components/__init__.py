@@ -1,0 +1,1 @@
+"""One ComponentResource per concern. Components know nothing about stack configuration files."""

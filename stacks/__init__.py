@@ -1,0 +1,1 @@
+"""Stack configuration (typed) and composition of the components into one program."""

@@ -1,0 +1,78 @@
+"""Runs the real program (`__main__.py`) under provider mocks and returns what it registered."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import runpy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_in_stack
+
+from stacks.offline.mocks import ProviderMocks
+from stacks.offline.recording import Plan, RecordingMonitor
+from stacks.offline.stack_files import StackConfig
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def run_main(project_dir: Path = PROJECT_DIR) -> Callable[[], None]:
+    """The program exactly as the Python language host starts it."""
+
+    def program() -> None:
+        if str(project_dir) not in sys.path:
+            sys.path.insert(0, str(project_dir))
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    return program
+
+
+def simulate(config: StackConfig, program: Callable[[], None] | None = None, preview: bool = False) -> Plan:
+    """One isolated run; raises what the program raised (a config error, for instance)."""
+    plan, error = try_simulate(config, program, preview)
+    if error is not None:
+        raise error
+    return plan
+
+
+def try_simulate(
+    config: StackConfig, program: Callable[[], None] | None = None, preview: bool = False
+) -> tuple[Plan, BaseException | None]:
+    """One isolated run: a fresh context and event loop, so runs never see each other's state.
+
+    Returns what was registered even when the program failed, with the failure.
+    """
+    program = program or run_main()
+    return contextvars.Context().run(_simulate, config, program, preview)
+
+
+def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -> tuple[Plan, BaseException | None]:
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(ProviderMocks())
+    failure: BaseException | None = None
+    try:
+        pulumi.runtime.set_mocks(
+            monitor.mocks, project=config.project, stack=config.stack, preview=preview, monitor=monitor
+        )
+        # set_mocks installs a finished root stack; run_in_stack makes the one that collects exports.
+        runtime_settings.ROOT.set(None)
+        pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
+        loop.run_until_complete(run_in_stack(program))
+    except Exception as error:  # noqa: BLE001 - handed to the caller with what was registered
+        failure = error
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    plan = Plan(
+        project=config.project,
+        stack=config.stack,
+        resources=list(monitor.registrations.values()),
+        duplicates=monitor.duplicates,
+    )
+    plan.outputs = monitor.outputs.get(plan.stack_urn, {})
+    return plan, failure

@@ -1,0 +1,20 @@
+"""The program: read the typed settings, then build each layer and export what a user needs next."""
+
+from __future__ import annotations
+
+import pulumi
+
+from stacks.config_loader import load_settings
+from stacks.settings import StackSettings
+
+
+def main() -> None:
+    # Settings are read before anything else so that a config mistake registers no resource.
+    settings = load_settings()
+    for name, value in build(settings).items():
+        pulumi.export(name, value)
+
+
+def build(settings: StackSettings) -> dict[str, pulumi.Input]:
+    """Composes the layers; returns the stack outputs."""
+    return {"tier": settings.tier}

@@ -1,0 +1,60 @@
+"""The typed configuration of one stack: one field per key of the ``ack-inference`` config namespace.
+
+Each area (cloud, inference, observability) owns its models and its cross-field checks in its own module;
+this module only assembles them. Secret keys are typed ``SecretStr`` and must be stored encrypted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from stacks.errors import ConfigProblem
+from stacks.settings import cloud as cloud_area
+from stacks.settings import inference as inference_area
+from stacks.settings import observability as observability_area
+from stacks.settings.base import ConfigModel
+
+
+class StackSettings(ConfigModel):
+    tier: Literal["development", "production"] = Field(
+        "development",
+        description="`production` turns on every protection (Pulumi protect, cloud deletion protection, "
+        "replica and disruption floors).",
+    )
+    tags: dict[str, str] = Field(
+        default_factory=dict, description="Tags added to every Alibaba Cloud resource (merged over the defaults)."
+    )
+    network: cloud_area.NetworkSettings = Field(default_factory=cloud_area.NetworkSettings)
+    cluster: cloud_area.ClusterSettings = Field(default_factory=cloud_area.ClusterSettings)
+    node_pools: cloud_area.NodePoolsSettings = Field(default_factory=cloud_area.NodePoolsSettings)
+    compute: cloud_area.ComputeSettings = Field(default_factory=cloud_area.ComputeSettings)
+    addons: cloud_area.AddonsSettings = Field(default_factory=cloud_area.AddonsSettings)
+    kubeconfig: SecretStr | None = Field(
+        None, description="Kubeconfig of an existing cluster (`cluster.mode: kubeconfig`). Secret."
+    )
+    models: list[inference_area.ModelSettings] = Field(
+        default_factory=inference_area.default_models, min_length=1, max_length=inference_area.MAX_MODELS
+    )
+    gateway: inference_area.GatewaySettings = Field(default_factory=inference_area.GatewaySettings)
+    routing: inference_area.RoutingSettings = Field(default_factory=inference_area.RoutingSettings)
+    benchmark: inference_area.BenchmarkSettings = Field(default_factory=inference_area.BenchmarkSettings)
+    hf_token: SecretStr | None = Field(
+        None, description="Hugging Face token for models with `source.type: huggingFace`. Secret."
+    )
+    observability: observability_area.ObservabilitySettings = Field(
+        default_factory=observability_area.ObservabilitySettings
+    )
+
+    @property
+    def production(self) -> bool:
+        return self.tier == "production"
+
+
+def settings_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    """Cross-field checks that span keys; each area contributes its own."""
+    yield from cloud_area.problems(settings)
+    yield from inference_area.problems(settings)
+    yield from observability_area.problems(settings)

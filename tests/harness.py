@@ -1,0 +1,48 @@
+"""Run a whole stack under the shared provider mocks and query what it registered.
+
+    plan = plan_stack("dev", overrides={"models": [...]})
+    deployment = plan.one("kubernetes:apps/v1:Deployment", "vllm-llama2-7b-pool")
+    assert plan.depends_on(deployment, plan.one("alicloud:cs/nodePool:NodePool", "gpu"))
+
+Overrides replace whole top-level keys of the `ack-inference` namespace (None removes a key); `secrets`
+names override keys that are stored as secrets.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from stacks.errors import ConfigError
+from stacks.offline.recording import Plan
+from stacks.offline.run import PROJECT_DIR, simulate, try_simulate
+from stacks.offline.stack_files import StackConfig, load_stack_config
+
+
+def stack_config(stack: str = "dev", overrides: dict[str, Any] | None = None, secrets=()) -> StackConfig:
+    config = load_stack_config(PROJECT_DIR, stack)
+    return config.with_overrides(overrides or {}, set(secrets)) if overrides or secrets else config
+
+
+def plan_stack(stack: str = "dev", overrides: dict[str, Any] | None = None, secrets=(), preview: bool = False) -> Plan:
+    if not overrides and not secrets and not preview:
+        return _cached_plan(stack)
+    return simulate(stack_config(stack, overrides, secrets), preview=preview)
+
+
+@functools.cache
+def _cached_plan(stack: str) -> Plan:
+    # Unmodified stacks are planned once per session; tests only read the result.
+    return simulate(stack_config(stack))
+
+
+def config_error(stack: str = "dev", overrides: dict[str, Any] | None = None, secrets=()) -> ConfigError:
+    """Runs the stack expecting a config error; checks that no resource was registered before it."""
+    plan, error = try_simulate(stack_config(stack, overrides, secrets))
+    assert isinstance(error, ConfigError), f"expected a ConfigError, got {error!r}"
+    assert plan.resources == [], [r.urn for r in plan.resources]
+    return error
+
+
+def messages(error: ConfigError) -> list[str]:
+    return [str(problem) for problem in error.problems]
