@@ -5,6 +5,9 @@ from __future__ import annotations
 import pulumi
 
 from stacks.config_loader import load_settings
+from stacks.layers.cloud import build_cloud
+from stacks.layers.inference import build_inference
+from stacks.layers.observability import build_observability
 from stacks.settings import StackSettings
 
 
@@ -17,4 +20,7 @@ def main() -> None:
 
 def build(settings: StackSettings) -> dict[str, pulumi.Input]:
     """Composes the layers; returns the stack outputs."""
-    return {"tier": settings.tier}
+    cloud = build_cloud(settings)
+    inference = build_inference(settings, cloud)
+    observability = build_observability(settings, cloud, inference)
+    return {**cloud.outputs, **inference.outputs, **observability.outputs}
