@@ -70,12 +70,12 @@ def parse_settings(values: Mapping[str, str], secret_keys: Iterable[str] = ()) -
             )
             continue
         data[key] = raw if _is_text(annotation) else _decode(raw)
-    if problems:
-        raise ConfigError(problems)
     try:
         settings = StackSettings.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_problems_from(error)) from None
+        raise ConfigError([*problems, *_problems_from(error)]) from None
+    if problems:
+        raise ConfigError(problems)
     cross_field = list(settings_problems(settings))
     if cross_field:
         raise ConfigError(cross_field)
@@ -129,7 +129,7 @@ def _message(detail: ErrorDetails) -> str:
     kind = detail["type"]
     loc = tuple(detail["loc"])
     if kind == "extra_forbidden":
-        parent = _model_at(StackSettings, loc[:-1])
+        parent = model_at(StackSettings, loc[:-1])
         if parent is not None:
             return _unknown_key_message(str(loc[-1]), _fields_by_alias(parent))
         return "unknown key"
@@ -141,7 +141,7 @@ def _message(detail: ErrorDetails) -> str:
     return message
 
 
-def _model_at(model: Any, loc: tuple[str | int, ...]) -> type[BaseModel] | None:
+def model_at(model: Any, loc: tuple[str | int, ...]) -> type[BaseModel] | None:
     """The model class that a location points into, following lists, dicts, optionals and unions."""
     current = model
     for part in loc:

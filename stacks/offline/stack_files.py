@@ -26,6 +26,12 @@ class StackConfig:
     values: dict[str, str] = field(default_factory=dict)
     secret_keys: frozenset[str] = frozenset()
 
+    def project_values(self) -> tuple[dict[str, str], set[str]]:
+        """The keys of the project namespace without the prefix, and which of them are secret."""
+        prefix = f"{self.project}:"
+        values = {key[len(prefix) :]: value for key, value in self.values.items() if key.startswith(prefix)}
+        return values, {key[len(prefix) :] for key in self.secret_keys if key.startswith(prefix)}
+
     def with_overrides(self, overrides: dict[str, Any], secret_keys: set[str] = frozenset()) -> StackConfig:
         """A copy with some project keys replaced (tests); values are encoded like the stack file's."""
         values = dict(self.values)

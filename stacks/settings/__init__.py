@@ -27,25 +27,51 @@ class StackSettings(ConfigModel):
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags added to every Alibaba Cloud resource (merged over the defaults)."
     )
-    network: cloud_area.NetworkSettings = Field(default_factory=cloud_area.NetworkSettings)
-    cluster: cloud_area.ClusterSettings = Field(default_factory=cloud_area.ClusterSettings)
-    node_pools: cloud_area.NodePoolsSettings = Field(default_factory=cloud_area.NodePoolsSettings)
-    compute: cloud_area.ComputeSettings = Field(default_factory=cloud_area.ComputeSettings)
-    addons: cloud_area.AddonsSettings = Field(default_factory=cloud_area.AddonsSettings)
+    network: cloud_area.NetworkSettings = Field(
+        default_factory=cloud_area.NetworkSettings,
+        description="VPC and vSwitches (new or existing), outbound internet.",
+    )
+    cluster: cloud_area.ClusterSettings = Field(
+        default_factory=cloud_area.ClusterSettings,
+        description="The ACK cluster: a new managed cluster, an existing cluster id, or a kubeconfig.",
+    )
+    node_pools: cloud_area.NodePoolsSettings = Field(
+        default_factory=cloud_area.NodePoolsSettings, description="The CPU system pool and the GPU pool."
+    )
+    compute: cloud_area.ComputeSettings = Field(
+        default_factory=cloud_area.ComputeSettings,
+        description="Where model servers run: the GPU node pool or ACS serverless GPU.",
+    )
+    addons: cloud_area.AddonsSettings = Field(
+        default_factory=cloud_area.AddonsSettings, description="ACK add-ons: names, versions and config."
+    )
     kubeconfig: SecretStr | None = Field(
         None, description="Kubeconfig of an existing cluster (`cluster.mode: kubeconfig`). Secret."
     )
     models: list[inference_area.ModelSettings] = Field(
-        default_factory=inference_area.default_models, min_length=1, max_length=inference_area.MAX_MODELS
+        default_factory=inference_area.default_models,
+        min_length=1,
+        max_length=inference_area.MAX_MODELS,
+        description="Model servers, one InferencePool each. The default is the tutorial's Llama 2 7B server.",
     )
-    gateway: inference_area.GatewaySettings = Field(default_factory=inference_area.GatewaySettings)
-    routing: inference_area.RoutingSettings = Field(default_factory=inference_area.RoutingSettings)
-    benchmark: inference_area.BenchmarkSettings = Field(default_factory=inference_area.BenchmarkSettings)
+    gateway: inference_area.GatewaySettings = Field(
+        default_factory=inference_area.GatewaySettings,
+        description="GatewayClass, Gateway listeners and the plain HTTP route.",
+    )
+    routing: inference_area.RoutingSettings = Field(
+        default_factory=inference_area.RoutingSettings,
+        description="Inference-aware routing: API version, attachment, endpoint picker.",
+    )
+    benchmark: inference_area.BenchmarkSettings = Field(
+        default_factory=inference_area.BenchmarkSettings,
+        description="The optional benchmark Job comparing the 8080 and 8081 paths.",
+    )
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for models with `source.type: huggingFace`. Secret."
     )
     observability: observability_area.ObservabilitySettings = Field(
-        default_factory=observability_area.ObservabilitySettings
+        default_factory=observability_area.ObservabilitySettings,
+        description="Dashboard, alert rules, optional self-managed Prometheus and Grafana.",
     )
 
     @property
