@@ -71,7 +71,7 @@ def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -
     plan = Plan(
         project=config.project,
         stack=config.stack,
-        resources=list(monitor.registrations.values()),
+        resources=sorted(monitor.registrations.values(), key=lambda r: r.urn),
         duplicates=monitor.duplicates,
     )
     plan.outputs = monitor.outputs.get(plan.stack_urn, {})
