@@ -57,7 +57,11 @@ def sdk_modules(checkout: Path) -> list[str]:
 def write_fan_out_stack(checkout: Path, models: int) -> str:
     """A copy of `dev` with the largest model fan-out the config allows."""
     document = yaml.safe_load((checkout / "Pulumi.dev.yaml").read_text())
-    document["config"]["ack-inference:models"] = [{"name": f"bench-model-{index:02d}"} for index in range(models)]
+    config = document["config"]
+    config["ack-inference:models"] = [{"name": f"bench-model-{index:02d}"} for index in range(models)]
+    # One GPU per model server: the GPU pool must be allowed to grow to hold them all.
+    pools = config.setdefault("ack-inference:nodePools", {})
+    pools.setdefault("gpu", {})["maxSize"] = models
     name = f"bench{models}"
     (checkout / f"Pulumi.{name}.yaml").write_text(yaml.safe_dump(document))
     return name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import runpy
 import sys
 from collections.abc import Callable
@@ -61,13 +62,15 @@ def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -
         )
         # set_mocks installs a finished root stack; run_in_stack makes the one that collects exports.
         runtime_settings.ROOT.set(None)
+        # Without its own set, a run shares the SDK's default set of pending outputs, where a failed earlier
+        # run leaves tasks of its closed event loop behind.
+        runtime_settings.SETTINGS.outputs = set()
         pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
         loop.run_until_complete(run_in_stack(program))
     except Exception as error:  # noqa: BLE001 - handed to the caller with what was registered
         failure = error
     finally:
-        loop.close()
-        asyncio.set_event_loop(None)
+        _close(loop, failed=failure is not None)
     plan = Plan(
         project=config.project,
         stack=config.stack,
@@ -76,3 +79,21 @@ def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -
     )
     plan.outputs = monitor.outputs.get(plan.stack_urn, {})
     return plan, failure
+
+
+def _close(loop: asyncio.AbstractEventLoop, failed: bool) -> None:
+    """Cancels what a failed program left pending, so no task outlives its loop.
+
+    A failed run also leaves futures in reference cycles; they are collected here, at a known point, because
+    CPython 3.11 aborts an `ast.parse` (an import) that a later garbage collection interrupts with their
+    finalizers.
+    """
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    asyncio.set_event_loop(None)
+    if failed:
+        gc.collect()

@@ -1,0 +1,151 @@
+"""`python -m stacks.plan` end to end, run the way a user runs it, from a copy of the project."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks.offline.checkout import copy_program
+from stacks.offline.stack_files import UNDECRYPTED_SECRET
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """A user's checkout: the program and its stack files, nothing from the test run."""
+    return copy_program(tmp_path_factory.mktemp("checkout"))
+
+
+def run_plan(project: Path, stack: str, out: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stacks.plan", "--stack", stack, "--out", out],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def planned(project) -> dict[str, dict[str, str]]:
+    """dev and prod, each planned twice into separate folders."""
+    results = {}
+    for stack in ("dev", "prod"):
+        for attempt in ("first", "second"):
+            result = run_plan(project, stack, f"build/{stack}-{attempt}")
+            assert result.returncode == 0, result.stderr
+            results[f"{stack}-{attempt}"] = {
+                "stdout": result.stdout,
+                "stderr": result.stderr,
+                "kubernetes.yaml": (project / f"build/{stack}-{attempt}/kubernetes.yaml").read_text(),
+                "plan.json": (project / f"build/{stack}-{attempt}/plan.json").read_text(),
+            }
+    return results
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_two_runs_write_byte_identical_files(planned, stack):
+    first, second = planned[f"{stack}-first"], planned[f"{stack}-second"]
+    assert first["kubernetes.yaml"] == second["kubernetes.yaml"]
+    assert first["plan.json"] == second["plan.json"]
+    assert first["stdout"].replace(f"{stack}-first", "") == second["stdout"].replace(f"{stack}-second", "")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_kubernetes_yaml_holds_complete_objects_in_apply_order(planned, stack):
+    documents = list(yaml.safe_load_all(planned[f"{stack}-first"]["kubernetes.yaml"]))
+    assert documents, "the stack renders Kubernetes objects"
+    kinds = [document["kind"] for document in documents]
+    for document in documents:
+        assert set(document) >= {"apiVersion", "kind", "metadata"}
+        assert list(document)[:3] == ["apiVersion", "kind", "metadata"]
+        assert document["metadata"]["name"]
+    # Namespaces before anything that lives in them; workloads before the policies that select them.
+    if "Namespace" in kinds:
+        assert kinds.index("Namespace") == 0
+    assert "Deployment" in kinds
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_plan_json_lists_every_resource_with_its_graph_and_options(planned, stack):
+    plan = json.loads(planned[f"{stack}-first"]["plan.json"])
+    assert plan["project"] == "ack-inference"
+    assert plan["stack"] == stack
+    by_urn = {resource["urn"]: resource for resource in plan["resources"]}
+    stack_urn = f"urn:pulumi:{stack}::ack-inference::pulumi:pulumi:Stack::ack-inference-{stack}"
+    components = [r for r in plan["resources"] if not r["custom"]]
+    assert components, "components are listed"
+    assert all(r["type"].startswith("ack-inference:") for r in components)
+    for resource in plan["resources"]:
+        assert set(resource) == {
+            "urn", "type", "name", "custom", "parent", "provider", "dependencies", "options", "inputs",
+        }  # fmt: skip
+        assert set(resource["options"]) >= {"protect", "ignoreChanges", "deleteBeforeReplace"}
+        assert resource["parent"] == stack_urn or resource["parent"] in by_urn
+        assert all(dependency in by_urn for dependency in resource["dependencies"])
+        if resource["type"].startswith("kubernetes:"):
+            assert by_urn[resource["provider"]]["type"] == "pulumi:providers:kubernetes"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_summary_shows_the_component_tree_and_counts_by_type(planned, stack):
+    stdout = planned[f"{stack}-first"]["stdout"]
+    plan = json.loads(planned[f"{stack}-first"]["plan.json"])
+    assert f"Stack ack-inference/{stack}: {len(plan['resources'])} resources" in stdout
+    assert "Component tree:" in stdout
+    assert "Resources by type:" in stdout
+    for resource in plan["resources"]:
+        if not resource["custom"]:
+            assert f"- {resource['name']} ({resource['type']}," in stdout
+    counts = {}
+    for resource in plan["resources"]:
+        counts[resource["type"]] = counts.get(resource["type"], 0) + 1
+    for type_token, count in counts.items():
+        assert f"{count:3d}  {type_token}" in stdout
+
+
+def test_a_stack_file_a_user_adds_is_planned(project):
+    (project / "Pulumi.staging.yaml").write_text(
+        "config:\n  pulumi:disable-default-providers: [kubernetes]\n  ack-inference:tags:\n    team: search\n"
+    )
+    result = run_plan(project, "staging", "build/staging")
+    assert result.returncode == 0, result.stderr
+    assert "Stack ack-inference/staging:" in result.stdout
+    assert (project / "build/staging/plan.json").is_file()
+
+
+def test_config_mistakes_exit_non_zero_with_one_line_per_key_and_no_traceback(project):
+    (project / "Pulumi.broken.yaml").write_text(
+        "config:\n  ack-inference:modles: []\n  ack-inference:tier: 3\n  ack-inference:models:\n    - replicas: 0\n"
+    )
+    result = run_plan(project, "broken", "build/broken")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "ack-inference:modles: unknown key (did you mean 'models'?)" in result.stderr
+    assert "ack-inference:tier: Input should be 'development' or 'production'" in result.stderr
+    assert "ack-inference:models[0].replicas: Input should be greater than or equal to 1" in result.stderr
+    assert not (project / "build/broken").exists()
+
+
+def test_an_unknown_stack_is_a_clear_error(project):
+    result = run_plan(project, "nosuchstack", "build/nosuchstack")
+    assert result.returncode == 2
+    assert "no stack file Pulumi.nosuchstack.yaml (stacks with a file: " in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_secure_values_plan_as_redacted_secrets(project):
+    (project / "Pulumi.secure.yaml").write_text(
+        "config:\n  pulumi:disable-default-providers: [kubernetes]\n"
+        "  ack-inference:hfToken:\n    secure: v1:Y2lwaGVydGV4dA==\n"
+    )
+    result = run_plan(project, "secure", "build/secure")
+    assert result.returncode == 0, result.stderr
+    written = "".join(path.read_text() for path in (project / "build/secure").iterdir()) + result.stdout
+    assert "Y2lwaGVydGV4dA==" not in written
+    assert UNDECRYPTED_SECRET not in written
