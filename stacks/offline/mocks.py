@@ -86,3 +86,143 @@ def _cluster_credential(args: MockCallArgs) -> dict[str, Any]:
         "expiration": "2099-01-01T00:00:00Z",
         "certificateAuthorities": [],
     }
+
+
+def _stable_number(text: str, modulo: int) -> int:
+    """A number derived from a name, stable across runs (unlike `hash`)."""
+    return sum(text.encode()) % modulo
+
+
+@computed("alicloud:vpc/network:Network")
+def _vpc(args: MockResourceArgs) -> dict[str, Any]:
+    return {
+        "id": f"vpc-{args.name}",
+        "routeTableId": f"vtb-{args.name}",
+        "routerId": f"vrt-{args.name}",
+        "status": "Available",
+    }
+
+
+@computed("alicloud:vpc/switch:Switch")
+def _vswitch(args: MockResourceArgs) -> dict[str, Any]:
+    return {"id": f"vsw-{args.name}", "status": "Available"}
+
+
+@computed("alicloud:vpc/natGateway:NatGateway")
+def _nat_gateway(args: MockResourceArgs) -> dict[str, Any]:
+    return {
+        "id": f"ngw-{args.name}",
+        "snatTableIds": f"stb-{args.name}",
+        "forwardTableIds": f"ftb-{args.name}",
+        "status": "Available",
+    }
+
+
+@computed("alicloud:ecs/eipAddress:EipAddress")
+def _eip(args: MockResourceArgs) -> dict[str, Any]:
+    # TEST-NET-3 addresses: realistic shape, never a real public IP.
+    return {"id": f"eip-{args.name}", "ipAddress": f"203.0.113.{_stable_number(args.name, 254) + 1}", "status": "InUse"}
+
+
+@computed("alicloud:vpc/snatEntry:SnatEntry")
+def _snat_entry(args: MockResourceArgs) -> dict[str, Any]:
+    return {"id": f"{args.inputs.get('snatTableId')}:snat-{args.name}", "snatEntryId": f"snat-{args.name}"}
+
+
+@computed("alicloud:cs/managedKubernetes:ManagedKubernetes")
+def _managed_kubernetes(args: MockResourceArgs) -> dict[str, Any]:
+    cluster_id = f"c{args.name.replace('-', '')}0000"
+    return {
+        "id": cluster_id,
+        # ACK picks the newest version when none is pinned.
+        "version": args.inputs.get("version") or "1.33.3-aliyun.1",
+        "securityGroupId": f"sg-{args.name}",
+        "workerRamRoleName": f"KubernetesWorkerRole-{cluster_id}",
+        "slbInternet": f"203.0.113.{_stable_number(args.name, 254) + 1}"
+        if args.inputs.get("slbInternetEnabled", True)
+        else None,
+        "slbIntranet": "10.0.0.10",
+    }
+
+
+@computed("alicloud:cs/nodePool:NodePool")
+def _node_pool(args: MockResourceArgs) -> dict[str, Any]:
+    node_pool_id = f"np{args.name.replace('-', '')}"
+    return {
+        "id": f"{args.inputs.get('clusterId')}:{node_pool_id}",
+        "nodePoolId": node_pool_id,
+        "scalingGroupId": f"asg-{args.name}",
+    }
+
+
+@computed("alicloud:cs/kubernetesAddon:KubernetesAddon")
+def _kubernetes_addon(args: MockResourceArgs) -> dict[str, Any]:
+    name = args.inputs.get("name")
+    version = args.inputs.get("version") or _offered_version(name)
+    return {
+        "id": f"{args.inputs.get('clusterId')}:{name}",
+        "version": version,
+        "nextVersion": "",
+        "canUpgrade": False,
+        "required": False,
+    }
+
+
+# What a fresh ACK Pro cluster offers (name -> newest version); the gateway names are this project's defaults,
+# which no public source confirms (see the README).
+OFFERED_ADDONS: dict[str, str] = {
+    "ack-gateway-with-inference-extension": "v1.4.0-apsara.4",
+    "ack-node-problem-detector": "1.2.26",
+    "ack-virtual-node": "v2.14.3",
+    "alb-ingress-controller": "v2.16.0-aliyun.1",
+    "arms-prometheus": "1.1.31",
+    "csi-plugin": "v1.33.1-7a6a9a8-aliyun",
+    "csi-provisioner": "v1.33.1-7a6a9a8-aliyun",
+    "flannel": "v0.15.1.22-20a397e6-aliyun",
+    "gateway-api": "1.3.0-aliyun.1",
+    "managed-coredns": "v1.11.3.2-f57ea7ed6-aliyun",
+    "metrics-server": "v0.3.9.7-4e3a9a0-aliyun",
+    "nginx-ingress-controller": "v1.11.4-aliyun.1",
+    "terway-eniip": "v1.13.3",
+}
+
+
+def _offered_version(name: str | None) -> str:
+    return OFFERED_ADDONS.get(name or "", "")
+
+
+@invoke("alicloud:cs/getKubernetesAddons:getKubernetesAddons")
+def _kubernetes_addons(args: MockCallArgs) -> dict[str, Any]:
+    cluster_id = args.args.get("clusterId", "cluster")
+    addons = [
+        {
+            "name": name,
+            # Nothing installed yet on a new cluster: `currentVersion` is empty, `nextVersion` installable.
+            "currentVersion": "",
+            "nextVersion": version,
+            "required": False,
+            "currentConfig": "",
+            "supportedActions": ["Install"],
+        }
+        for name, version in sorted(OFFERED_ADDONS.items())
+    ]
+    return {
+        "id": cluster_id,
+        "clusterId": cluster_id,
+        "addons": addons,
+        "names": [a["name"] for a in addons],
+        "ids": [f"{cluster_id}:{a['name']}" for a in addons],
+    }
+
+
+@invoke("alicloud:cs/getKubernetesAddonMetadata:getKubernetesAddonMetadata")
+def _kubernetes_addon_metadata(args: MockCallArgs) -> dict[str, Any]:
+    # An empty schema is what ACK returns for an add-on without custom configuration; tests that need one
+    # register their own.
+    return {
+        "id": f"{args.args.get('clusterId')}:{args.args.get('name')}:{args.args.get('version')}",
+        "clusterId": args.args.get("clusterId"),
+        "name": args.args.get("name"),
+        "version": args.args.get("version"),
+        "configSchema": "",
+    }
