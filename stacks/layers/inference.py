@@ -1,8 +1,353 @@
-"""PLACEHOLDER (being written): builds the inference layer from settings and the cloud layer."""
+"""Builds the inference layer from settings and the cloud layer: model servers, the gateway, inference-aware
+routing in the configured API version, optional self-hosted endpoint pickers and the optional benchmark Job.
+"""
 
-from stacks.layers import CloudLayer, InferenceLayer
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+
+from components.benchmark import Benchmark, BenchmarkArgs, BenchmarkSpec
+from components.endpoint_picker import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs, PickerSpec
+from components.gateway import (
+    HTTP_LISTENER,
+    INFERENCE_LISTENER,
+    Gateway,
+    GatewayArgs,
+    GatewaySpec,
+    RouteRule,
+    Timeouts,
+    service_backend,
+)
+from components.inference_routing import (
+    PRIORITIES,
+    InferenceRouting,
+    InferenceRoutingArgs,
+    PoolSpec,
+    RoutingSpec,
+    pool_backend,
+)
+from components.model_server import (
+    MODEL_SERVER_PORT,
+    BakedWeights,
+    HuggingFaceWeights,
+    Lora,
+    ModelServer,
+    ModelServerArgs,
+    ModelServerSpec,
+    OssWeights,
+    selector_labels,
+    weights_access,
+)
+from components.namespace import Namespace
+from stacks import compatibility
+from stacks.layers import CloudLayer, InferenceLayer, ModelServerRef
 from stacks.settings import StackSettings
+from stacks.settings.inference import (
+    BUNDLED_CHAT_TEMPLATES,
+    CHAT_TEMPLATES_DIR,
+    ModelSettings,
+    benchmark_model,
+    routing_groups,
+)
+
+OBJECTIVE_HEADER = "x-gateway-inference-objective"
+SAMPLE_PROMPT = "Explain in one sentence what an inference gateway does."
 
 
-def build_inference(settings: StackSettings, cloud: CloudLayer) -> InferenceLayer:
-    raise NotImplementedError("inference layer not written yet")
+def chat_template_text(template: str | None) -> str | None:
+    if template in BUNDLED_CHAT_TEMPLATES:
+        return (CHAT_TEMPLATES_DIR / f"{template}.jinja").read_text()
+    return template
+
+
+def weights(settings: StackSettings, model: ModelSettings) -> BakedWeights | HuggingFaceWeights | OssWeights:
+    source = model.source
+    if source.type == "huggingFace":
+        return HuggingFaceWeights(
+            repo=source.repo,
+            revision=source.revision,
+            cache_size_gib=source.cache_size_gib,
+            cache_storage_class=source.cache_storage_class,
+            token=settings.hf_token is not None,
+        )
+    if source.type == "oss":
+        return OssWeights(
+            bucket=source.bucket,
+            endpoint=source.endpoint,
+            path=source.weights_path,
+            ram_role=source.ram_role,
+            credentials_secret=source.credentials_secret,
+            mount_options=source.mount_options,
+            capacity_gib=source.capacity_gib,
+        )
+    return BakedWeights(path=source.weights_path)
+
+
+def model_server_spec(
+    settings: StackSettings, model: ModelSettings, cloud: CloudLayer, extra_pod_labels: Mapping[str, str]
+) -> ModelServerSpec:
+    simulator = model.mode == "simulator"
+    lora = model.lora
+    env: dict[str, str] = {}
+    if lora and not simulator and compatibility.lora_forces_v0_engine(compatibility.vllm_version(model.vllm_version)):
+        env["VLLM_USE_V1"] = "1"
+    return ModelServerSpec(
+        name=model.name,
+        namespace=settings.gateway.namespace,
+        replicas=model.replicas,
+        image=model.simulator_image if simulator else model.image,
+        simulator=simulator,
+        weights=weights(settings, model),
+        served_model_name=model.served_name,
+        gpus=model.gpus_per_replica,
+        max_model_len=model.max_model_len,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+        prefix_caching=model.prefix_caching,
+        lora=Lora(
+            max_loras=lora.max_loras,
+            max_lora_rank=lora.max_lora_rank,
+            max_cpu_loras=lora.max_cpu_loras,
+            adapters=tuple((adapter.name, adapter.path) for adapter in lora.adapters),
+        )
+        if lora
+        else None,
+        chat_template=chat_template_text(model.chat_template),
+        cpu=model.cpu,
+        memory=model.memory,
+        shm_size_gib=model.shm_size_gib,
+        startup_seconds=model.startup_minutes * 60,
+        max_surge=model.max_surge,
+        env=env,
+        # The simulator needs no GPU: it runs where the other CPU workloads do.
+        placement=cloud.system_placement if simulator else cloud.gpu_placement,
+        extra_pod_labels=dict(extra_pod_labels),
+    )
+
+
+def timeouts(settings: StackSettings) -> Timeouts:
+    return Timeouts(request=settings.gateway.request_timeout, backend_request=settings.gateway.backend_request_timeout)
+
+
+def route_rules(settings: StackSettings, backend: Callable[[str, int | None], dict[str, Any]]) -> list[RouteRule]:
+    """One rule per served model name; matched by the model-name header only when there are several."""
+    models = settings.models
+    groups = routing_groups(models)
+    rules = []
+    for indices in groups.values():
+        split = len(indices) > 1
+        rules.append(
+            RouteRule(
+                model_names=tuple(models[indices[0]].model_names) if len(groups) > 1 else (),
+                backends=tuple(backend(models[i].name, models[i].weight if split else None) for i in indices),
+            )
+        )
+    return rules
+
+
+def gateway_spec(settings: StackSettings) -> GatewaySpec:
+    gateway = settings.gateway
+    return GatewaySpec(
+        name=gateway.name,
+        namespace=gateway.namespace,
+        class_name=gateway.class_name,
+        create_class=gateway.create_class,
+        controller_name=gateway.controller_name,
+        http_port=gateway.http_port,
+        inference_port=gateway.inference_port,
+        timeouts=timeouts(settings),
+        plain_rules=route_rules(settings, lambda name, weight: service_backend(name, MODEL_SERVER_PORT, weight)),
+    )
+
+
+def routing_spec(settings: StackSettings, selectors: Mapping[str, dict[str, str]]) -> RoutingSpec:
+    routing = settings.routing
+    api = routing.api_version
+    return RoutingSpec(
+        api=api,
+        namespace=settings.gateway.namespace,
+        attachment=routing.attachment_mode,
+        gateway_name=settings.gateway.name,
+        inference_port=settings.gateway.inference_port,
+        routing_strategy=routing.routing_strategy,
+        failure_mode=routing.failure_mode,
+        timeouts=timeouts(settings),
+        pools=[
+            PoolSpec(
+                name=model.name,
+                selector=selectors[model.name],
+                target_port=MODEL_SERVER_PORT,
+                picker_name=model.picker_name,
+                picker_port=EXT_PROC_PORT,
+                model_names=tuple(model.model_names),
+                objective_name=model.objective,
+                criticality=model.criticality,
+            )
+            for model in settings.models
+        ],
+        rules=route_rules(settings, lambda name, weight: pool_backend(api, name, weight)),
+    )
+
+
+def picker_spec(settings: StackSettings, model: ModelSettings, cloud: CloudLayer) -> PickerSpec:
+    picker = settings.routing.endpoint_picker
+    version = compatibility.vllm_version(model.vllm_version)
+    return PickerSpec(
+        name=model.picker_name,
+        namespace=settings.gateway.namespace,
+        pool_name=model.name,
+        image=picker.image,
+        replicas=picker.replicas,
+        tls=picker.tls,
+        routing_strategy=settings.routing.routing_strategy or "DEFAULT",
+        kv_cache_metric=compatibility.kv_cache_metric(version) if model.mode == "vllm" else None,
+        cpu=picker.cpu,
+        memory=picker.memory,
+        placement=cloud.system_placement,
+    )
+
+
+def benchmark_spec(settings: StackSettings, server: ModelServerSpec, cloud: CloudLayer) -> BenchmarkSpec:
+    benchmark, gateway = settings.benchmark, settings.gateway
+    env, volumes, mounts = weights_access(server)
+    return BenchmarkSpec(
+        name=f"{gateway.name}-benchmark",
+        namespace=gateway.namespace,
+        gateway_name=gateway.name,
+        listeners={HTTP_LISTENER: gateway.http_port, INFERENCE_LISTENER: gateway.inference_port},
+        image=benchmark.image or server.image,
+        model=server.served_model_name,
+        tokenizer=benchmark.tokenizer or server.model_path,
+        num_prompts=benchmark.num_prompts,
+        request_rate=benchmark.request_rate,
+        input_len=benchmark.input_len,
+        output_len=benchmark.output_len,
+        prefix_len=benchmark.prefix_len,
+        seed=benchmark.seed,
+        env=env,
+        volumes=volumes,
+        volume_mounts=mounts,
+        placement=cloud.system_placement,
+    )
+
+
+def address_command(settings: StackSettings) -> str:
+    gateway = settings.gateway
+    return f"kubectl -n {gateway.namespace} get gateway/{gateway.name} -o jsonpath='{{.status.addresses[0].value}}'"
+
+
+def curl_command(settings: StackSettings, port: int, headers: Mapping[str, str] | None = None) -> str:
+    """The tutorial's check: one completion through a listener (chat when the model has a chat template)."""
+    model = settings.models[0]
+    if model.chat_template is not None:
+        path = "/v1/chat/completions"
+        body = {"model": model.served_name, "messages": [{"role": "user", "content": SAMPLE_PROMPT}]}
+    else:
+        path, body = "/v1/completions", {"model": model.served_name, "prompt": SAMPLE_PROMPT}
+    body.update(max_tokens=64, temperature=0)
+    header_args = [f"-H {shlex.quote(f'{name}: {value}')}" for name, value in (headers or {}).items()]
+    return " ".join(
+        [
+            f"GATEWAY_IP=$({address_command(settings)}) &&",
+            f"curl -sS http://${{GATEWAY_IP}}:{port}{path}",
+            "-H 'Content-Type: application/json'",
+            *header_args,
+            f"-d {shlex.quote(json.dumps(body, separators=(',', ':')))}",
+        ]
+    )
+
+
+def build_inference(
+    settings: StackSettings, cloud: CloudLayer, extra_pod_labels: Mapping[str, Mapping[str, str]] | None = None
+) -> InferenceLayer:
+    """`extra_pod_labels` (model server name -> labels) is the composition's hook for labels other layers need on
+    the model-server pods, e.g. ARMS's `alibabacloud.com/inference-workload` / `inference-backend: vllm`."""
+    extra_pod_labels = extra_pod_labels or {}
+    gateway_settings = settings.gateway
+    opts = pulumi.ResourceOptions(provider=cloud.provider)
+    namespace_ready: list[pulumi.Resource] = []
+    if gateway_settings.namespace != "default":
+        namespace_ready.append(Namespace("inference-namespace", gateway_settings.namespace, opts).namespace)
+
+    hf_token = pulumi.Output.secret(settings.hf_token.get_secret_value()) if settings.hf_token else None
+    specs = {m.name: model_server_spec(settings, m, cloud, extra_pod_labels.get(m.name, {})) for m in settings.models}
+    servers = {
+        name: ModelServer(
+            name, ModelServerArgs(spec, hf_token=hf_token, depends_on=[*cloud.capacity, *namespace_ready]), opts
+        )
+        for name, spec in specs.items()
+    }
+
+    pickers = []
+    if settings.routing.endpoint_picker.mode == "selfHosted":
+        pickers = [
+            EndpointPicker(
+                model.picker_name,
+                EndpointPickerArgs(picker_spec(settings, model, cloud), depends_on=[*cloud.capacity, *namespace_ready]),
+                opts,
+            )
+            for model in settings.models
+        ]
+    installers = [*cloud.crd_installers, *namespace_ready]
+    gateway = Gateway(
+        gateway_settings.name,
+        GatewayArgs(gateway_spec(settings), crd_installers=installers, backends=[s.service for s in servers.values()]),
+        opts,
+    )
+    routing = InferenceRouting(
+        "inference-routing",
+        InferenceRoutingArgs(
+            routing_spec(settings, {name: selector_labels(spec) for name, spec in specs.items()}),
+            crd_installers=installers,
+            gateway=gateway.gateway,
+        ),
+        opts,
+    )
+
+    objective_headers: dict[str, str] = {}
+    first = settings.models[0]
+    if settings.routing.api_version == "v1" and PRIORITIES[first.criticality] != 0:
+        objective_headers[OBJECTIVE_HEADER] = first.objective
+    outputs: dict[str, pulumi.Input] = {
+        "gatewayAddressCommand": address_command(settings),
+        "curlHttpListener": curl_command(settings, gateway_settings.http_port),
+        "curlInferenceListener": curl_command(settings, gateway_settings.inference_port, objective_headers),
+    }
+    if settings.benchmark.enabled:
+        bench = benchmark_spec(settings, specs[benchmark_model(settings).name], cloud)
+        Benchmark(
+            bench.name,
+            BenchmarkArgs(
+                bench,
+                depends_on=[
+                    *cloud.capacity,
+                    *namespace_ready,
+                    *(server.deployment for server in servers.values()),
+                    gateway,
+                    routing,
+                    *pickers,
+                ],
+            ),
+            opts,
+        )
+        outputs["benchmarkLogsCommand"] = f"kubectl -n {bench.namespace} logs -f job/{bench.name}"
+
+    return InferenceLayer(
+        namespace=gateway_settings.namespace,
+        model_servers=[
+            ModelServerRef(
+                name=name,
+                namespace=gateway_settings.namespace,
+                pod_labels=server.selector_labels,
+                port=server.port,
+                resources=[server.deployment, server.service],
+            )
+            for name, server in servers.items()
+        ],
+        gateway_name=gateway_settings.name,
+        outputs=outputs,
+    )
