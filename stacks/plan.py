@@ -2,8 +2,9 @@
 
     python -m stacks.plan --stack dev --out build/dev
 
-Writes `kubernetes.yaml` (every Kubernetes object) and `plan.json` (every resource, secrets redacted) and
-prints a summary. Needs neither the Pulumi CLI nor cloud credentials.
+Writes `kubernetes.yaml` (every Kubernetes object), `plan.json` (every resource, secrets redacted) and
+`graph.mmd` (a Mermaid picture of components, resources and dependencies), and prints a summary with the
+indicative monthly cost. Needs neither the Pulumi CLI nor cloud credentials.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import pulumi
 import yaml
 
+from stacks.cost import estimate, prices_of, render
+from stacks.graph import render_mermaid
 from stacks.offline.recording import Plan, Registration
 from stacks.offline.run import PROJECT_DIR, simulate
 from stacks.offline.stack_files import StackFileError, load_stack_config
@@ -36,6 +39,7 @@ def write_plan(plan: Plan, out: Path) -> list[Path]:
     files = {
         out / "kubernetes.yaml": render_kubernetes_yaml(plan),
         out / "plan.json": render_plan_json(plan),
+        out / "graph.mmd": render_mermaid(plan),
     }
     for path, text in files.items():
         path.write_text(text)
@@ -85,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     written = write_plan(plan, out)
     print(summary(plan))
+    print("\n" + render(estimate(plan.resources, prices_of(config))))
     print("\nWrote " + ", ".join(str(path) for path in written))
     return 0
 
