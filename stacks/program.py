@@ -7,7 +7,7 @@ import pulumi
 from stacks.config_loader import load_settings
 from stacks.layers.cloud import build_cloud
 from stacks.layers.inference import build_inference
-from stacks.layers.observability import build_observability
+from stacks.layers.observability import build_observability, model_server_pod_labels
 from stacks.settings import StackSettings
 
 
@@ -21,6 +21,9 @@ def main() -> None:
 def build(settings: StackSettings) -> dict[str, pulumi.Input]:
     """Composes the layers; returns the stack outputs."""
     cloud = build_cloud(settings)
-    inference = build_inference(settings, cloud)
+    # The observability layer decides which labels the model-server pods carry for it (ARMS discovery).
+    inference = build_inference(
+        settings, cloud, {model.name: model_server_pod_labels(settings, model) for model in settings.models}
+    )
     observability = build_observability(settings, cloud, inference)
     return {**cloud.outputs, **inference.outputs, **observability.outputs}

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr
 
 from stacks.errors import ConfigProblem
 from stacks.settings import cloud as cloud_area
+from stacks.settings import cost as cost_area
 from stacks.settings import inference as inference_area
 from stacks.settings import observability as observability_area
 from stacks.settings.base import ConfigModel
@@ -72,6 +73,10 @@ class StackSettings(ConfigModel):
     observability: observability_area.ObservabilitySettings = Field(
         default_factory=observability_area.ObservabilitySettings,
         description="Dashboard, alert rules, optional self-managed Prometheus and Grafana.",
+    )
+    prices: cost_area.PriceTable = Field(
+        default_factory=cost_area.PriceTable,
+        description="Hourly prices for the offline plan's indicative monthly cost (your own or contracted prices).",
     )
 
     @property
