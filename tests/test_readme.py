@@ -1,17 +1,21 @@
-"""The README stays true: its config reference matches the models, its set-up commands are CI's."""
+"""The README stays true: its generated blocks match the code, its set-up commands are CI's."""
 
 import re
 
-from stacks.config_reference import END, START, embed, iter_keys
+from stacks.config_reference import iter_keys
+from stacks.readme import CONFIG_BLOCK, GRAPH_BLOCK, markers, render
 from tests.conftest import PROJECT_DIR
+from tests.harness import plan_stack
 
 README = (PROJECT_DIR / "README.md").read_text()
 SETUP_COMMANDS = ["make test", "make plan STACK=dev"]
 
 
-def test_config_reference_matches_the_settings_models():
-    assert START in README and END in README
-    assert embed(README) == README, "run `python -m stacks.config_reference --write`"
+def test_generated_blocks_match_the_settings_models_and_the_dev_plan():
+    for block in (CONFIG_BLOCK, GRAPH_BLOCK):
+        start, end = markers(block)
+        assert README.count(start) == 1 and README.count(end) == 1, block
+    assert render(README, plan_stack("dev")) == README, "run `python -m stacks.readme --write`"
 
 
 def test_every_key_has_a_meaning():
