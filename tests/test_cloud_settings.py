@@ -42,6 +42,9 @@ def only(overrides, secrets=()) -> str:
         ),
         ({"nodePools": {"gpu": {"maxSize": "many"}}}, "nodePools.gpu.maxSize", "valid integer"),
         ({"cluster": {"rrsa": "sometimes"}}, "cluster.rrsa", "valid boolean"),
+        # An integer or a boolean would otherwise become a /32 network.
+        ({"network": {"cidr": 167772160}}, "network.cidr", "must be a CIDR in text form"),
+        ({"cluster": {"serviceCidr": True}}, "cluster.serviceCidr", "must be a CIDR in text form"),
         ({"cluster": {"cni": "calico"}}, "cluster.cni", "'terway' or 'flannel'"),
         ({"compute": {"mode": "eci"}}, "compute.mode", "'nodePool' or 'acs'"),
         ({"nodePools": {"system": {"size": 1}}}, "nodePools.system.size", "greater than or equal to 2"),

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from ipaddress import IPv4Network
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
@@ -23,6 +23,16 @@ if TYPE_CHECKING:
 
 # The gateway add-on (Gateway with Inference Extension) needs Kubernetes 1.30 or later.
 KUBERNETES_VERSION_FLOOR = (1, 30)
+
+
+def _cidr_text(value: object) -> object:
+    # IPv4Network also accepts integers (and booleans), which are never what a stack file means by a CIDR.
+    if isinstance(value, str | IPv4Network):
+        return value
+    raise ValueError("must be a CIDR in text form, such as `10.0.0.0/16`")
+
+
+Cidr = Annotated[IPv4Network, BeforeValidator(_cidr_text)]
 
 
 class Gpu(NamedTuple):
@@ -77,8 +87,8 @@ class VSwitchSettings(ConfigModel):
         pattern=r"^[a-z]{2}-[a-z0-9-]+$",
         description="Zone of this vSwitch, e.g. `cn-hangzhou-i`. Pick zones that offer the GPU instance types.",
     )
-    cidr: IPv4Network = Field(description="CIDR of the node vSwitch in this zone (inside `network.cidr`).")
-    pod_cidr: IPv4Network | None = Field(
+    cidr: Cidr = Field(description="CIDR of the node vSwitch in this zone (inside `network.cidr`).")
+    pod_cidr: Cidr | None = Field(
         None,
         description="Terway only: CIDR of a dedicated pod vSwitch in this zone (inside `network.cidr`). Without "
         "it, Terway gives pods addresses from the node vSwitch.",
@@ -86,7 +96,7 @@ class VSwitchSettings(ConfigModel):
 
 
 class NetworkSettings(ConfigModel):
-    cidr: IPv4Network = Field(IPv4Network("10.0.0.0/16"), description="CIDR of the new VPC.")
+    cidr: Cidr = Field(IPv4Network("10.0.0.0/16"), description="CIDR of the new VPC.")
     vswitches: list[VSwitchSettings] = Field(
         default_factory=lambda: [
             VSwitchSettings(zone_id="cn-hangzhou-i", cidr=IPv4Network("10.0.0.0/20")),
@@ -164,10 +174,10 @@ class ClusterSettings(ConfigModel):
         description="Container network: `terway` (pods get VPC addresses from pod vSwitches) or `flannel` "
         "(pods get addresses from `podCidr`).",
     )
-    pod_cidr: IPv4Network | None = Field(
+    pod_cidr: Cidr | None = Field(
         None, description="Flannel only: pod CIDR (default 172.20.0.0/16); must not overlap the VPC."
     )
-    service_cidr: IPv4Network = Field(
+    service_cidr: Cidr = Field(
         IPv4Network("172.21.0.0/20"),
         description="Service CIDR (/16 to /24); must not overlap the VPC or the pod CIDR. Cannot change later.",
     )
