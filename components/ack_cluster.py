@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,6 +15,9 @@ BOOTSTRAP_ADDONS = {
     "terway": ["terway-eniip", "csi-plugin", "csi-provisioner"],
     "flannel": ["flannel", "csi-plugin", "csi-provisioner"],
 }
+# Terway enforces NetworkPolicies (the model servers' isolation) only with this set at creation; Flannel never
+# enforces them.
+BOOTSTRAP_ADDON_CONFIG = {"terway-eniip": json.dumps({"NetworkPolicy": "true"})}
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,10 @@ class AckCluster(pulumi.ComponentResource):
             control_plane_log_components=logs.components if logs else None,
             control_plane_log_ttl=str(logs.ttl_days) if logs else None,
             control_plane_log_project=logs.project if logs else None,
-            addons=[alicloud.cs.ManagedKubernetesAddonArgs(name=addon) for addon in BOOTSTRAP_ADDONS[args.cni]],
+            addons=[
+                alicloud.cs.ManagedKubernetesAddonArgs(name=addon, config=BOOTSTRAP_ADDON_CONFIG.get(addon))
+                for addon in BOOTSTRAP_ADDONS[args.cni]
+            ],
             tags=args.tags,
             opts=pulumi.ResourceOptions(
                 parent=self,

@@ -158,6 +158,8 @@ def test_cluster_inputs_use_control_plane_vswitches_and_terway():
     assert cluster["newNatGateway"] is False
     assert "version" not in cluster  # newest at creation
     assert [a["name"] for a in cluster["addons"]] == ["terway-eniip", "csi-plugin", "csi-provisioner"]
+    # Terway enforces the model servers' NetworkPolicies only when created with policy support.
+    assert json.loads(cluster["addons"][0]["config"]) == {"NetworkPolicy": "true"}
     assert "controlPlaneLogComponents" not in cluster
 
 
