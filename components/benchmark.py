@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
-from components import kube
+from components import hardening, kube
 from components.gateway import GATEWAY_API_GROUP
 from components.placement import Placement
 
@@ -47,6 +47,7 @@ class BenchmarkSpec(BaseModel):
     volumes: list[dict[str, Any]] = []
     volume_mounts: list[dict[str, Any]] = []
     placement: Placement = Placement()
+    image_pull_secret: str | None = None
 
 
 def labels(spec: BenchmarkSpec) -> dict[str, str]:
@@ -123,6 +124,7 @@ def job(spec: BenchmarkSpec) -> dict[str, Any]:
         "command": ["python3", f"{MOUNT_DIR}/{SCRIPT_FILE}", f"{MOUNT_DIR}/{CONFIG_FILE}"],
         "resources": {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "8Gi"}},
         "volumeMounts": [{"name": "bench", "mountPath": MOUNT_DIR, "readOnly": True}, *spec.volume_mounts],
+        "securityContext": hardening.CONTAINER_SECURITY_CONTEXT,
     }
     if spec.env:
         container["env"] = spec.env
@@ -148,6 +150,7 @@ def job(spec: BenchmarkSpec) -> dict[str, Any]:
                     "containers": [container],
                     "volumes": [{"name": "bench", "configMap": {"name": spec.name}}, *spec.volumes],
                     **spec.placement.pod_spec_fields(),
+                    **hardening.pod_fields(spec.image_pull_secret),
                 },
             },
         },

@@ -15,7 +15,7 @@ import pulumi
 import yaml
 from pydantic import BaseModel, ConfigDict
 
-from components import kube
+from components import hardening, kube
 from components.inference_routing import OBJECTIVE_API_VERSION, POOL_GROUPS, X_K8S_GROUP
 from components.placement import Placement
 
@@ -46,14 +46,20 @@ class PickerSpec(BaseModel):
     cpu: str
     memory: str
     placement: Placement = Placement()
+    image_pull_secret: str | None = None
 
     @property
     def high_availability(self) -> bool:
         return self.replicas > 1
 
 
+def selector_labels(name: str) -> dict[str, str]:
+    """The labels of the pods of the picker named `name`."""
+    return {SELECTOR_LABEL: name}
+
+
 def labels(spec: PickerSpec) -> dict[str, str]:
-    return {SELECTOR_LABEL: spec.name}
+    return selector_labels(spec.name)
 
 
 def plugins_config(spec: PickerSpec) -> str:
@@ -118,6 +124,7 @@ def deployment(spec: PickerSpec) -> dict[str, Any]:
         "livenessProbe": _grpc_probe(liveness, 10),
         "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory}, "limits": {"memory": spec.memory}},
         "volumeMounts": [{"name": "plugins-config", "mountPath": CONFIG_DIR, "readOnly": True}],
+        "securityContext": hardening.CONTAINER_SECURITY_CONTEXT,
     }
     return {
         "apiVersion": "apps/v1",
@@ -135,6 +142,7 @@ def deployment(spec: PickerSpec) -> dict[str, Any]:
                     "containers": [container],
                     "volumes": [{"name": "plugins-config", "configMap": {"name": f"{spec.name}-plugins"}}],
                     **spec.placement.pod_spec_fields(),
+                    **hardening.pod_fields(spec.image_pull_secret),
                 },
             },
         },
@@ -160,6 +168,16 @@ def service(spec: PickerSpec) -> dict[str, Any]:
                 {"name": "http-metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
             ],
         },
+    }
+
+
+def disruption_budget(spec: PickerSpec) -> dict[str, Any]:
+    """With several replicas a node drain keeps one: Envoy fails closed, so no picker means no inference."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": kube.metadata(spec.name, spec.namespace, labels=labels(spec)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels(spec)}},
     }
 
 
@@ -275,4 +293,6 @@ class EndpointPicker(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *prerequisites]),
         )
         self.service = kube.create(f"{name}-service", service(spec), child)
+        if spec.high_availability:
+            kube.create(f"{name}-pdb", disruption_budget(spec), child)
         self.register_outputs({"service": spec.name, "port": EXT_PROC_PORT})

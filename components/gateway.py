@@ -17,6 +17,7 @@ from components import kube
 
 GATEWAY_API_GROUP = "gateway.networking.k8s.io"
 GATEWAY_API_VERSION = f"{GATEWAY_API_GROUP}/v1"
+ENVOY_GATEWAY_GROUP = "gateway.envoyproxy.io"
 HTTP_LISTENER = "http"
 INFERENCE_LISTENER = "llm-gw"
 PLAIN_ROUTE_NAME = "backend"
@@ -92,6 +93,10 @@ class GatewaySpec(BaseModel):
     inference_port: int
     timeouts: Timeouts
     plain_rules: list[RouteRule]
+    # The Envoy Gateway EnvoyProxy (same namespace) that shapes this Gateway's proxies and load balancer.
+    proxy_config: str | None = None
+    # An existing TLS Secret in the namespace: every listener then terminates HTTPS with it.
+    tls_certificate_secret: str | None = None
 
 
 def gateway_class(spec: GatewaySpec) -> dict[str, Any]:
@@ -107,17 +112,34 @@ def listeners(spec: GatewaySpec) -> dict[str, int]:
     return {HTTP_LISTENER: spec.http_port, INFERENCE_LISTENER: spec.inference_port}
 
 
+def _listener(spec: GatewaySpec, name: str, port: int) -> dict[str, Any]:
+    if spec.tls_certificate_secret is None:
+        return {"name": name, "protocol": "HTTP", "port": port}
+    certificate = {"group": "", "kind": "Secret", "name": spec.tls_certificate_secret}
+    return {
+        "name": name,
+        "protocol": "HTTPS",
+        "port": port,
+        "tls": {"mode": "Terminate", "certificateRefs": [certificate]},
+    }
+
+
 def gateway(spec: GatewaySpec) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "gatewayClassName": spec.class_name,
+        "listeners": [_listener(spec, listener, port) for listener, port in listeners(spec).items()],
+    }
+    if spec.proxy_config is not None:
+        # On the Gateway rather than the GatewayClass: it works with a shared class the stack does not own
+        # (ACK's `ack-gateway`), and it replaces, for this Gateway only, any EnvoyProxy the class names.
+        body["infrastructure"] = {
+            "parametersRef": {"group": ENVOY_GATEWAY_GROUP, "kind": "EnvoyProxy", "name": spec.proxy_config}
+        }
     return {
         "apiVersion": GATEWAY_API_VERSION,
         "kind": "Gateway",
         "metadata": kube.metadata(spec.name, spec.namespace),
-        "spec": {
-            "gatewayClassName": spec.class_name,
-            "listeners": [
-                {"name": listener, "protocol": "HTTP", "port": port} for listener, port in listeners(spec).items()
-            ],
-        },
+        "spec": body,
     }
 
 
@@ -139,6 +161,8 @@ class GatewayArgs:
     crd_installers: list[pulumi.Resource] = field(default_factory=list)
     # The Services the plain route sends to: the route waits for them.
     backends: list[pulumi.Resource] = field(default_factory=list)
+    # What protects the Gateway (its EnvoyProxy and policies): the Gateway waits for it.
+    protection: list[pulumi.Resource] = field(default_factory=list)
 
 
 class Gateway(pulumi.ComponentResource):
@@ -153,7 +177,9 @@ class Gateway(pulumi.ComponentResource):
                 )
             )
         self.gateway = kube.create(
-            f"{name}-gateway", gateway(spec), pulumi.ResourceOptions(parent=self, depends_on=installers)
+            f"{name}-gateway",
+            gateway(spec),
+            pulumi.ResourceOptions(parent=self, depends_on=[*installers, *args.protection]),
         )
         self.plain_route = kube.create(
             f"{name}-route-{PLAIN_ROUTE_NAME}",

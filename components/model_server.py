@@ -15,7 +15,7 @@ from typing import Any, Literal
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
-from components import kube
+from components import hardening, kube
 from components.placement import Placement
 
 MODEL_SERVER_PORT = 8000
@@ -25,6 +25,7 @@ METRICS_PATH = "/metrics"
 CONTAINER_NAME = "vllm"
 SELECTOR_LABEL = "app"
 GPU_RESOURCE = "nvidia.com/gpu"
+ZONE_LABEL = "topology.kubernetes.io/zone"
 # Upstream GIE's vLLM manifests: a 30 s preStop pause lets the gateway and the endpoint picker stop sending new
 # requests before SIGTERM, then in-flight requests (streamed completions) get the rest of 130 s to finish.
 PRE_STOP_SLEEP_SECONDS = 30
@@ -104,6 +105,9 @@ class ModelServerSpec(_Spec):
     # Labels other layers ask for (e.g. ARMS's `alibabacloud.com/inference-workload`); on pods only, never in
     # the selector, so adding one later rolls the pods instead of failing on the immutable selector.
     extra_pod_labels: dict[str, str] = {}
+    image_pull_secret: str | None = None
+    # Spread the pods across zones (production): how strictly, or None for no constraint.
+    zone_spread: Literal["ScheduleAnyway", "DoNotSchedule"] | None = None
 
     @property
     def model_path(self) -> str:
@@ -267,6 +271,7 @@ def _container(spec: ModelServerSpec, mounts: list[dict[str, Any]]) -> dict[str,
         "resources": resources,
         **_probes(startup),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
+        "securityContext": hardening.CONTAINER_SECURITY_CONTEXT,
     }
     env = _env(spec)
     if env:
@@ -290,9 +295,19 @@ def deployment(spec: ModelServerSpec) -> dict[str, Any]:
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "containers": [_container(spec, mounts)],
         **spec.placement.pod_spec_fields(),
+        **hardening.pod_fields(spec.image_pull_secret),
     }
     if volumes:
         pod_spec["volumes"] = volumes
+    if spec.zone_spread is not None:
+        pod_spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": ZONE_LABEL,
+                "whenUnsatisfiable": spec.zone_spread,
+                "labelSelector": {"matchLabels": selector_labels(spec)},
+            }
+        ]
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -309,6 +309,14 @@ TUTORIAL = {
                 {"name": "http", "protocol": "HTTP", "port": 8080},
                 {"name": "llm-gw", "protocol": "HTTP", "port": 8081},
             ],
+            # Not the tutorial's: its public load balancer becomes an intranet one (issue 6).
+            "infrastructure": {
+                "parametersRef": {
+                    "group": "gateway.envoyproxy.io",
+                    "kind": "EnvoyProxy",
+                    "name": "inference-gateway-proxy",
+                }
+            },
         },
     },
     ("HTTPRoute", "backend"): {

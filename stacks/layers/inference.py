@@ -13,6 +13,7 @@ import pulumi
 
 from components.benchmark import Benchmark, BenchmarkArgs, BenchmarkSpec
 from components.endpoint_picker import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs, PickerSpec
+from components.endpoint_picker import selector_labels as picker_labels
 from components.gateway import (
     HTTP_LISTENER,
     INFERENCE_LISTENER,
@@ -22,6 +23,13 @@ from components.gateway import (
     RouteRule,
     Timeouts,
     service_backend,
+)
+from components.gateway_security import (
+    GatewaySecurity,
+    GatewaySecurityArgs,
+    GatewaySecuritySpec,
+    RateLimit,
+    proxy_name,
 )
 from components.inference_routing import (
     PRIORITIES,
@@ -44,6 +52,7 @@ from components.model_server import (
     weights_access,
 )
 from components.namespace import Namespace
+from components.network_policies import IsolatedServer, NetworkIsolation, NetworkIsolationArgs, Peer
 from stacks import compatibility
 from stacks.layers import CloudLayer, InferenceLayer, ModelServerRef
 from stacks.settings import StackSettings
@@ -54,6 +63,7 @@ from stacks.settings.inference import (
     benchmark_model,
     routing_groups,
 )
+from stacks.settings.security import scraper_namespaces
 
 OBJECTIVE_HEADER = "x-gateway-inference-objective"
 SAMPLE_PROMPT = "Explain in one sentence what an inference gateway does."
@@ -126,6 +136,8 @@ def model_server_spec(
         # The simulator needs no GPU: it runs where the other CPU workloads do.
         placement=cloud.system_placement if simulator else cloud.gpu_placement,
         extra_pod_labels=dict(extra_pod_labels),
+        image_pull_secret=settings.security.image_pull_secret,
+        zone_spread=settings.security.zone_spread if settings.production else None,
     )
 
 
@@ -161,7 +173,36 @@ def gateway_spec(settings: StackSettings) -> GatewaySpec:
         inference_port=gateway.inference_port,
         timeouts=timeouts(settings),
         plain_rules=route_rules(settings, lambda name, weight: service_backend(name, MODEL_SERVER_PORT, weight)),
+        proxy_config=proxy_name(gateway_security_spec(settings)),
+        tls_certificate_secret=settings.security.tls_certificate_secret,
     )
+
+
+def gateway_security_spec(settings: StackSettings) -> GatewaySecuritySpec:
+    security = settings.security
+    exposure = security.exposure
+    return GatewaySecuritySpec(
+        gateway_name=settings.gateway.name,
+        namespace=settings.gateway.namespace,
+        address_type=exposure.address_type,
+        load_balancer_annotations=exposure.load_balancer_annotations,
+        allowed_cidrs=tuple(exposure.allowed_cidrs),
+        api_key_clients=tuple(sorted(settings.api_keys or {})),
+        api_key_header=security.api_key_header,
+        rate_limit=RateLimit(requests=security.rate_limit, unit=security.rate_limit_unit)
+        if security.rate_limit
+        else None,
+    )
+
+
+def isolation_peers(settings: StackSettings) -> list[Peer]:
+    """Who may reach the model servers' port: the gateway's proxies, self-hosted pickers, metrics scrapers."""
+    isolation = settings.security.network_isolation
+    peers = [Peer(namespace=isolation.gateway_namespace, pod_labels=isolation.gateway_pod_labels)]
+    if settings.routing.endpoint_picker.mode == "selfHosted":
+        peers += [Peer(pod_labels=picker_labels(m.picker_name)) for m in settings.models]
+    peers += [Peer(namespace=namespace) for namespace in scraper_namespaces(settings)]
+    return peers
 
 
 def routing_spec(settings: StackSettings, selectors: Mapping[str, dict[str, str]]) -> RoutingSpec:
@@ -208,6 +249,7 @@ def picker_spec(settings: StackSettings, model: ModelSettings, cloud: CloudLayer
         cpu=picker.cpu,
         memory=picker.memory,
         placement=cloud.system_placement,
+        image_pull_secret=settings.security.image_pull_secret,
     )
 
 
@@ -232,7 +274,23 @@ def benchmark_spec(settings: StackSettings, server: ModelServerSpec, cloud: Clou
         volumes=volumes,
         volume_mounts=mounts,
         placement=cloud.system_placement,
+        image_pull_secret=settings.security.image_pull_secret,
     )
+
+
+def gateway_exposure(settings: StackSettings) -> str:
+    """One line on who can reach the gateway, for the stack outputs."""
+    security = settings.security
+    parts = [f"{security.exposure.address_type} load balancer"]
+    if security.exposure.allowed_cidrs:
+        parts.append(f"clients from {', '.join(security.exposure.allowed_cidrs)}")
+    if settings.api_keys:
+        parts.append(f"API key in header `{security.api_key_header}`")
+    if security.rate_limit:
+        parts.append(f"at most {security.rate_limit} requests per {security.rate_limit_unit.lower()} per proxy")
+    if security.tls_certificate_secret:
+        parts.append("HTTPS")
+    return "; ".join(parts)
 
 
 def address_command(settings: StackSettings) -> str:
@@ -250,10 +308,14 @@ def curl_command(settings: StackSettings, port: int, headers: Mapping[str, str] 
         path, body = "/v1/completions", {"model": model.served_name, "prompt": SAMPLE_PROMPT}
     body.update(max_tokens=64, temperature=0)
     header_args = [f"-H {shlex.quote(f'{name}: {value}')}" for name, value in (headers or {}).items()]
+    if settings.api_keys:
+        # The key stays with the user: the command reads it from their shell.
+        header_args.append(f'-H "{settings.security.api_key_header}: ${{API_KEY}}"')
+    scheme = "https" if settings.security.tls_certificate_secret else "http"
     return " ".join(
         [
             f"GATEWAY_IP=$({address_command(settings)}) &&",
-            f"curl -sS http://${{GATEWAY_IP}}:{port}{path}",
+            f"curl -sS {scheme}://${{GATEWAY_IP}}:{port}{path}",
             "-H 'Content-Type: application/json'",
             *header_args,
             f"-d {shlex.quote(json.dumps(body, separators=(',', ':')))}",
@@ -293,11 +355,43 @@ def build_inference(
             for model in settings.models
         ]
     installers = [*cloud.crd_installers, *namespace_ready]
-    gateway = Gateway(
-        gateway_settings.name,
-        GatewayArgs(gateway_spec(settings), crd_installers=installers, backends=[s.service for s in servers.values()]),
+    api_keys = {
+        client: pulumi.Output.secret(key.get_secret_value()) for client, key in (settings.api_keys or {}).items()
+    }
+    protection = GatewaySecurity(
+        f"{gateway_settings.name}-security",
+        GatewaySecurityArgs(
+            gateway_security_spec(settings),
+            api_keys=api_keys,
+            crd_installers=installers,
+        ),
         opts,
     )
+    gateway = Gateway(
+        gateway_settings.name,
+        GatewayArgs(
+            gateway_spec(settings),
+            crd_installers=installers,
+            backends=[s.service for s in servers.values()],
+            protection=[protection],
+        ),
+        opts,
+    )
+    if settings.security.network_isolation.enabled:
+        NetworkIsolation(
+            "model-server-isolation",
+            NetworkIsolationArgs(
+                servers=[
+                    IsolatedServer(
+                        name=name, namespace=spec.namespace, pod_labels=selector_labels(spec), port=MODEL_SERVER_PORT
+                    )
+                    for name, spec in specs.items()
+                ],
+                peers=isolation_peers(settings),
+                depends_on=namespace_ready,
+            ),
+            opts,
+        )
     routing = InferenceRouting(
         "inference-routing",
         InferenceRoutingArgs(
@@ -313,6 +407,7 @@ def build_inference(
     if settings.routing.api_version == "v1" and PRIORITIES[first.criticality] != 0:
         objective_headers[OBJECTIVE_HEADER] = first.objective
     outputs: dict[str, pulumi.Input] = {
+        "gatewayExposure": gateway_exposure(settings),
         "gatewayAddressCommand": address_command(settings),
         "curlHttpListener": curl_command(settings, gateway_settings.http_port),
         "curlInferenceListener": curl_command(settings, gateway_settings.inference_port, objective_headers),

@@ -16,6 +16,7 @@ from stacks.settings import cloud as cloud_area
 from stacks.settings import cost as cost_area
 from stacks.settings import inference as inference_area
 from stacks.settings import observability as observability_area
+from stacks.settings import security as security_area
 from stacks.settings.base import ConfigModel
 
 
@@ -74,6 +75,16 @@ class StackSettings(ConfigModel):
         default_factory=observability_area.ObservabilitySettings,
         description="Dashboard, alert rules, optional self-managed Prometheus and Grafana.",
     )
+    security: security_area.SecuritySettings = Field(
+        default_factory=security_area.SecuritySettings,
+        description="Gateway exposure, authentication, rate limit, HTTPS, network isolation, image pulls.",
+    )
+    api_keys: security_area.ApiKeys | None = Field(
+        None,
+        min_length=1,
+        description="API keys by client name (JSON object); when set, every request to the gateway must carry "
+        "one in `security.apiKeyHeader`. Secret.",
+    )
     prices: cost_area.PriceTable = Field(
         default_factory=cost_area.PriceTable,
         description="Hourly prices for the offline plan's indicative monthly cost (your own or contracted prices).",
@@ -89,3 +100,4 @@ def settings_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     yield from cloud_area.problems(settings)
     yield from inference_area.problems(settings)
     yield from observability_area.problems(settings)
+    yield from security_area.problems(settings)

@@ -1,0 +1,185 @@
+"""Security settings: how the gateway's load balancer is exposed, who may call it, how fast, what may reach the
+model servers, and how workloads are hardened. The API keys themselves are the root secret key `apiKeys`."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from components.gateway_security import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
+from stacks.errors import ConfigProblem
+from stacks.settings.base import ConfigModel
+
+if TYPE_CHECKING:
+    from stacks.settings import StackSettings
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+# A Secret data key, which Envoy Gateway reads as the client id of the API key stored under it.
+CLIENT_NAME = r"^[-._a-zA-Z0-9]{1,253}$"
+HEADER_NAME = r"^[A-Za-z0-9][-A-Za-z0-9]{0,99}$"
+ARMS_NAMESPACE = "arms-prom"
+PRODUCTION_MIN_PICKERS = 2
+# Client name -> API key (the root secret key `apiKeys`); a key shorter than this is guessable.
+MIN_API_KEY_LENGTH = 16
+ApiKeys = dict[Annotated[str, Field(pattern=CLIENT_NAME)], Annotated[SecretStr, Field(min_length=MIN_API_KEY_LENGTH)]]
+
+
+class ExposureSettings(ConfigModel):
+    address_type: Literal["intranet", "internet"] = Field(
+        "intranet",
+        description="Address of the gateway's load balancer (ACK annotation `" + ADDRESS_TYPE_ANNOTATION + "`): "
+        "`intranet` (reachable from the VPC only, the default) or `internet` (a public IP; needs `apiKeys` or "
+        "`allowedCidrs`).",
+    )
+    load_balancer_annotations: dict[str, str] = Field(
+        default_factory=dict,
+        description="More ACK load-balancer annotations on the gateway's Service (keys `"
+        f"{LOAD_BALANCER_ANNOTATION_PREFIX}*`), e.g. `...-spec`, `...-instance-charge-type`, `...-vswitch-id`, "
+        "`...-id` to reuse a CLB. The address type is set by `addressType` only.",
+    )
+    allowed_cidrs: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Client networks allowed to call the gateway: the Service's `loadBalancerSourceRanges` (a "
+        "firewall where ACK's controller applies it) and an Envoy Gateway authorization rule on the client IP "
+        "(kept by `externalTrafficPolicy: Local`). Empty: every client that can reach the address.",
+    )
+
+    @field_validator("load_balancer_annotations")
+    @classmethod
+    def _annotations(cls, annotations: dict[str, str]) -> dict[str, str]:
+        for key in annotations:
+            if key == ADDRESS_TYPE_ANNOTATION:
+                raise ValueError("must not set the address type; use `addressType`")
+            if not key.startswith(LOAD_BALANCER_ANNOTATION_PREFIX):
+                raise ValueError(f"keys must start with `{LOAD_BALANCER_ANNOTATION_PREFIX}`")
+        return annotations
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError("entries must be CIDR blocks without host bits, e.g. `203.0.113.0/24`") from None
+        return cidrs
+
+    @property
+    def allows_everyone(self) -> bool:
+        return not self.allowed_cidrs or any(ipaddress.ip_network(c).prefixlen == 0 for c in self.allowed_cidrs)
+
+
+class NetworkIsolationSettings(ConfigModel):
+    enabled: bool = Field(
+        True,
+        description="NetworkPolicies on the model servers: only the gateway, the endpoint pickers and the metrics "
+        "scrapers reach their port (enforced by Terway with NetworkPolicy support; Flannel ignores them).",
+    )
+    gateway_namespace: str = Field(
+        "envoy-gateway-system",
+        pattern=DNS_LABEL,
+        description="Namespace of the gateway add-on's Envoy proxies (and of the pickers it manages).",
+    )
+    gateway_pod_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Labels of the allowed pods in `gatewayNamespace`; empty: every pod there (the add-on's "
+        "proxies and managed pickers, whose labels ACK does not document).",
+    )
+    scraper_namespaces: list[Annotated[str, Field(pattern=DNS_LABEL)]] | None = Field(
+        None,
+        max_length=16,
+        description="Namespaces whose pods may scrape the model servers' metrics. Default: the self-managed "
+        f"monitoring namespace when it is enabled and `{ARMS_NAMESPACE}` with the ARMS add-on.",
+    )
+
+
+class SecuritySettings(ConfigModel):
+    exposure: ExposureSettings = Field(
+        default_factory=ExposureSettings, description="The gateway's load balancer (an Envoy Gateway EnvoyProxy)."
+    )
+    api_key_header: str = Field(
+        "x-api-key",
+        pattern=HEADER_NAME,
+        description="Request header that carries the API key when `apiKeys` is set.",
+    )
+    rate_limit: int | None = Field(
+        None,
+        ge=1,
+        le=4_294_967_295,
+        description="Local rate limit on the gateway (Envoy Gateway BackendTrafficPolicy): requests per "
+        "`rateLimitUnit`, counted by each Envoy replica; over it clients get HTTP 429. Unset: no limit.",
+    )
+    rate_limit_unit: Literal["Second", "Minute", "Hour", "Day"] = Field(
+        "Minute", description="Interval of `rateLimit`."
+    )
+    tls_certificate_secret: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="Existing `kubernetes.io/tls` Secret in the gateway namespace: both listeners then serve "
+        "HTTPS with it (on the same ports). Unset: plain HTTP.",
+    )
+    network_isolation: NetworkIsolationSettings = Field(
+        default_factory=NetworkIsolationSettings, description="Who may reach the model servers' port."
+    )
+    image_pull_secret: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="Existing docker-registry Secret in the gateway namespace for a private registry (ACR); used "
+        "by the model servers, endpoint pickers and the benchmark.",
+    )
+    zone_spread: Literal["ScheduleAnyway", "DoNotSchedule"] = Field(
+        "ScheduleAnyway",
+        description="`tier: production` spreads each model server's pods across zones: `ScheduleAnyway` (prefer "
+        "other zones) or `DoNotSchedule` (never two more pods in one zone than in another; pods wait when a zone "
+        "has no GPU capacity).",
+    )
+
+
+def scraper_namespaces(settings: StackSettings) -> list[str]:
+    configured = settings.security.network_isolation.scraper_namespaces
+    if configured is not None:
+        return configured
+    found = []
+    if settings.observability.self_managed.enabled:
+        found.append(settings.observability.self_managed.namespace)
+    if settings.addons.arms_prometheus.enabled:
+        found.append(ARMS_NAMESPACE)
+    return found
+
+
+def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    security = settings.security
+    exposure = security.exposure
+    if exposure.address_type == "internet" and not settings.api_keys and exposure.allows_everyone:
+        yield ConfigProblem(
+            ("security", "exposure", "addressType"),
+            "`internet` publishes the gateway on a public IP; also set `apiKeys` (a secret) or "
+            "`security.exposure.allowedCidrs` without `0.0.0.0/0`, or use `intranet`",
+        )
+    benchmark = settings.benchmark
+    if benchmark.enabled and (settings.api_keys or security.tls_certificate_secret):
+        yield ConfigProblem(
+            ("benchmark", "enabled"),
+            "the benchmark Job calls the listeners over plain HTTP without an API key; it cannot run while "
+            "`apiKeys` or `security.tlsCertificateSecret` is set",
+        )
+    if not settings.production:
+        return
+    picker = settings.routing.endpoint_picker
+    if picker.mode == "selfHosted" and picker.replicas < PRODUCTION_MIN_PICKERS:
+        yield ConfigProblem(
+            ("routing", "endpointPicker", "replicas"),
+            f"must be at least {PRODUCTION_MIN_PICKERS} with `tier: production`: Envoy fails closed, so while "
+            "no picker answers every inference request fails",
+        )
+    for index, model in enumerate(settings.models):
+        if model.max_surge == 0:
+            yield ConfigProblem(
+                ("models", index, "maxSurge"),
+                "must be at least 1 with `tier: production`: a rollout then adds a pod before it removes one "
+                "and never drops below the serving capacity",
+            )

@@ -1,0 +1,190 @@
+"""The security layer in whole-stack plans: what `dev` and `prod` get by default, a locked-down internet
+gateway (API keys, allow-list, rate limit, HTTPS) whose keys never appear in plain text, the model servers'
+NetworkPolicies, and hardened, pinned workloads."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import yaml
+
+from stacks.offline.recording import SECRET
+from stacks.offline.run import PROJECT_DIR
+from stacks.offline.stack_files import available_stacks
+from stacks.settings.inference import image_problem
+from tests.harness import plan_stack
+from tests.schemas import validate
+
+ENVOY_GATEWAY = ("envoy-gateway-v1.4.6", "envoy-gateway-v1.7.5")
+PROXY = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"
+SECURITY_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy"
+TRAFFIC_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy"
+GATEWAY = "kubernetes:gateway.networking.k8s.io/v1:Gateway"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+ADDRESS_TYPE = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type"
+KEYS = {"alice": "sk-planted-alice-5c2e81f0", "batch-jobs": "sk-planted-batch-93ab17de"}
+LOCKED = {
+    "security": {
+        "exposure": {"addressType": "internet", "allowedCidrs": ["203.0.113.0/24"]},
+        "rateLimit": 600,
+        "tlsCertificateSecret": "gateway-tls",
+        "imagePullSecret": "acr-pull",
+    },
+    "apiKeys": KEYS,
+    "routing": {"endpointPicker": {"mode": "selfHosted", "replicas": 2}},
+}
+
+
+@functools.cache
+def locked():
+    return plan_stack("dev", LOCKED, secrets=("apiKeys",))
+
+
+def envoy_service(plan):
+    return plan.one(PROXY).inputs["spec"]["provider"]["kubernetes"]["envoyService"]
+
+
+def test_dev_and_prod_gateways_are_intranet_and_the_gateway_uses_that_proxy():
+    for stack in ("dev", "prod"):
+        plan = plan_stack(stack)
+        proxy, gateway = plan.one(PROXY), plan.one(GATEWAY)
+        assert envoy_service(plan)["annotations"] == {ADDRESS_TYPE: "intranet"}
+        assert "loadBalancerSourceRanges" not in envoy_service(plan)
+        reference = gateway.inputs["spec"]["infrastructure"]["parametersRef"]
+        assert reference["name"] == proxy.inputs["metadata"]["name"]
+        assert proxy.inputs["metadata"]["namespace"] == gateway.inputs["metadata"]["namespace"]
+        assert plan.depends_on(gateway, proxy)
+        # Nothing configured, nothing claimed: no keys, no allow-list, no limit.
+        assert not plan.of_type(SECURITY_POLICY) and not plan.of_type(TRAFFIC_POLICY)
+        assert plan.outputs["gatewayExposure"] == "intranet load balancer"
+
+
+def test_the_security_objects_use_the_cluster_provider_and_wait_for_the_crds():
+    plan = locked()
+    addon = plan.one("alicloud:cs/kubernetesAddon:KubernetesAddon", "addons-inference-gateway")
+    component = plan.one("ack-inference:security:GatewaySecurity")
+    for resource in plan.children(component):
+        assert resource.provider.split("::")[-1].startswith("kubernetes-provider")
+        assert plan.depends_on(resource, addon)
+
+
+def test_a_locked_down_internet_gateway_is_protected_before_it_exists():
+    plan = locked()
+    service = envoy_service(plan)
+    assert service["annotations"][ADDRESS_TYPE] == "internet"
+    assert service["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
+    gateway = plan.one(GATEWAY)
+    security, traffic = plan.one(SECURITY_POLICY), plan.one(TRAFFIC_POLICY)
+    for policy in (security, traffic):
+        assert policy.inputs["spec"]["targetRefs"] == [
+            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway.inputs["metadata"]["name"]}
+        ]
+        assert plan.depends_on(gateway, policy)
+    secret = plan.one("kubernetes:core/v1:Secret", "inference-gateway-security-api-keys")
+    (reference,) = security.inputs["spec"]["apiKeyAuth"]["credentialRefs"]
+    assert reference["name"] == secret.inputs["metadata"]["name"]
+    assert plan.depends_on(security, secret)
+    assert secret.inputs["stringData"] == SECRET
+    assert traffic.inputs["spec"]["rateLimit"]["local"]["rules"][0]["limit"] == {"requests": 600, "unit": "Minute"}
+    listeners = gateway.inputs["spec"]["listeners"]
+    assert {listener["protocol"] for listener in listeners} == {"HTTPS"}
+    assert {listener["name"] for listener in listeners} == {"http", "llm-gw"}
+
+
+def test_every_envoy_gateway_object_validates_in_both_envoy_gateway_lines():
+    objects = [o for o in locked().kubernetes_objects() if o["apiVersion"].startswith("gateway.envoyproxy.io/")]
+    assert sorted(o["kind"] for o in objects) == ["BackendTrafficPolicy", "EnvoyProxy", "SecurityPolicy"]
+    for obj in objects:
+        assert validate(obj, ENVOY_GATEWAY) == [], obj["kind"]
+
+
+def test_the_api_keys_never_appear_in_the_plan_the_manifests_or_the_outputs():
+    plan = locked()
+    rendered = [
+        json.dumps(plan.to_json(), default=str),
+        yaml.safe_dump_all(plan.kubernetes_objects()),
+        json.dumps(plan.outputs, default=str),
+    ]
+    for text in rendered:
+        for key in KEYS.values():
+            assert key not in text
+    assert "alice" not in rendered[1]  # not even the client names leave the Secret
+    curl = plan.outputs["curlInferenceListener"]
+    assert '-H "x-api-key: ${API_KEY}"' in curl and "https://${GATEWAY_IP}:8081/" in curl
+
+
+def test_only_the_gateway_pickers_and_scrapers_reach_the_model_servers():
+    plan = locked()
+    policies = {p.inputs["spec"]["podSelector"]["matchLabels"]["app"]: p for p in plan.of_type(NETWORK_POLICY)}
+    deployments = [d for d in plan.of_type("kubernetes:apps/v1:Deployment") if d.name.endswith("-deployment")]
+    servers = [
+        d.inputs["metadata"]["name"]
+        for d in deployments
+        if d.inputs["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"
+    ]
+    assert sorted(policies) == sorted(servers)
+    (rule,) = policies["vllm-llama2-7b-pool"].inputs["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}}},
+        {"podSelector": {"matchLabels": {"app": "inference-gateway-ext-proc"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+    ]
+    for obj in plan.kubernetes_objects():
+        if obj["kind"] == "NetworkPolicy":
+            assert validate(obj, ()) == []
+
+
+def test_network_isolation_can_be_turned_off():
+    plan = plan_stack("dev", {"security": {"networkIsolation": {"enabled": False}}})
+    assert plan.of_type(NETWORK_POLICY) == []
+
+
+def test_every_workload_pod_is_hardened_and_pulls_with_the_configured_secret():
+    plan = locked()
+    workloads = [o for o in plan.kubernetes_objects() if o["kind"] in ("Deployment", "Job")]
+    assert {o["kind"] for o in workloads} == {"Deployment"}
+    assert len(workloads) == 2  # the model server and its self-hosted picker
+    for workload in workloads:
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+        assert pod["imagePullSecrets"] == [{"name": "acr-pull"}]
+        for container in pod["containers"]:
+            assert container["securityContext"] == {
+                "allowPrivilegeEscalation": False,
+                "capabilities": {"drop": ["ALL"]},
+            }
+
+
+def test_every_image_of_every_committed_stack_is_pinned():
+    for stack in available_stacks(PROJECT_DIR):
+        for obj in plan_stack(stack).kubernetes_objects():
+            if obj["kind"] in ("Deployment", "Job"):
+                for container in obj["spec"]["template"]["spec"]["containers"]:
+                    assert image_problem(container["image"]) is None, (stack, container["image"])
+
+
+def test_production_spreads_model_servers_across_zones_and_keeps_capacity_through_rollouts():
+    deployment = plan_stack("prod").one("kubernetes:apps/v1:Deployment", "vllm-llama2-7b-pool-deployment")
+    spec = deployment.inputs["spec"]
+    assert spec["template"]["spec"]["topologySpreadConstraints"] == [
+        {
+            "maxSkew": 1,
+            "topologyKey": "topology.kubernetes.io/zone",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app": "vllm-llama2-7b-pool"}},
+        }
+    ]
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    dev = plan_stack("dev").one("kubernetes:apps/v1:Deployment", "vllm-llama2-7b-pool-deployment")
+    assert "topologySpreadConstraints" not in dev.inputs["spec"]["template"]["spec"]
+
+
+def test_several_self_hosted_pickers_keep_one_through_a_drain():
+    plan = locked()
+    budget = plan.one("kubernetes:policy/v1:PodDisruptionBudget", "inference-gateway-ext-proc-pdb")
+    assert budget.inputs["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app": "inference-gateway-ext-proc"}},
+    }

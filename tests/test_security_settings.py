@@ -1,0 +1,106 @@
+"""Security configuration: unsafe combinations are config errors naming the key, before any resource exists,
+and messages never repeat an API key."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks.config_loader import parse_settings
+from tests.harness import config_error, messages, stack_config
+
+KEY = "sk-planted-7d1e0c9a4b"
+ADDRESS_TYPE = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type"
+ANNOTATIONS = "security.exposure.loadBalancerAnnotations"
+INTERNET = {"exposure": {"addressType": "internet"}}
+
+
+def only(overrides, stack="dev", secrets=()) -> str:
+    (message,) = messages(config_error(stack, overrides, secrets))
+    assert KEY not in message
+    return message
+
+
+def test_the_defaults_are_an_intranet_gateway_with_isolated_model_servers():
+    security = parse_settings({}).security
+    assert security.exposure.address_type == "intranet"
+    assert security.network_isolation.enabled
+    assert security.rate_limit is None and security.tls_certificate_secret is None
+
+
+def test_internet_exposure_without_keys_or_allow_list_is_refused():
+    message = only({"security": INTERNET})
+    assert message.startswith("ack-inference:security.exposure.addressType: ")
+    assert "apiKeys" in message and "allowedCidrs" in message
+
+
+def test_an_allow_list_open_to_everyone_is_no_protection():
+    message = only({"security": {"exposure": {"addressType": "internet", "allowedCidrs": ["0.0.0.0/0"]}}})
+    assert message.startswith("ack-inference:security.exposure.addressType: ")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secrets"),
+    [
+        ({"security": INTERNET, "apiKeys": {"alice": KEY}}, ("apiKeys",)),
+        ({"security": {"exposure": {"addressType": "internet", "allowedCidrs": ["203.0.113.0/24"]}}}, ()),
+    ],
+    ids=["api-keys", "allow-list"],
+)
+def test_internet_exposure_with_a_protection_is_accepted(overrides, secrets):
+    settings = parse_settings(*stack_config("dev", overrides, secrets).project_values())
+    assert settings.security.exposure.address_type == "internet"
+
+
+def test_api_keys_stored_in_plain_text_are_refused_without_echoing_them():
+    message = only({"apiKeys": {"alice": KEY}})
+    assert message.startswith("ack-inference:apiKeys: is stored in plain text but must be a secret")
+
+
+def test_a_short_api_key_is_refused_without_echoing_it():
+    short = "sk-123"
+    (message,) = messages(config_error("dev", {"apiKeys": {"alice": short}}, ("apiKeys",)))
+    assert message.startswith("ack-inference:apiKeys.alice: ")
+    assert short not in message
+
+
+def test_a_client_name_must_be_a_secret_data_key():
+    (message,) = messages(config_error("dev", {"apiKeys": {"alice smith": KEY}}, ("apiKeys",)))
+    assert "apiKeys" in message and KEY not in message
+
+
+@pytest.mark.parametrize(
+    ("security", "path"),
+    [
+        ({"exposure": {"loadBalancerAnnotations": {ADDRESS_TYPE: "internet"}}}, ANNOTATIONS),
+        ({"exposure": {"loadBalancerAnnotations": {"example.com/other": "x"}}}, ANNOTATIONS),
+        ({"exposure": {"allowedCidrs": ["203.0.113.7/24"]}}, "security.exposure.allowedCidrs"),
+        ({"exposure": {"allowedCidrs": ["everyone"]}}, "security.exposure.allowedCidrs"),
+        ({"apiKeyHeader": "x-api-key: $(id)"}, "security.apiKeyHeader"),
+        ({"rateLimit": 0}, "security.rateLimit"),
+        ({"rateLimitUnit": "Month"}, "security.rateLimitUnit"),
+        ({"networkIsolation": {"scraperNamespaces": ["Monitoring"]}}, "security.networkIsolation.scraperNamespaces[0]"),
+    ],
+)  # fmt: skip
+def test_malformed_security_keys_are_refused_by_path(security, path):
+    assert only({"security": security}).startswith(f"ack-inference:{path}: ")
+
+
+def test_the_address_type_can_only_be_changed_by_its_own_key():
+    message = only({"security": {"exposure": {"loadBalancerAnnotations": {ADDRESS_TYPE: "internet"}}}})
+    assert "addressType" in message
+
+
+def test_the_benchmark_cannot_run_behind_keys_or_https():
+    message = only({"benchmark": {"enabled": True}, "security": {"tlsCertificateSecret": "gateway-tls"}})
+    assert message.startswith("ack-inference:benchmark.enabled: ")
+
+
+def test_production_needs_two_self_hosted_pickers_because_envoy_fails_closed():
+    message = only({"routing": {"endpointPicker": {"mode": "selfHosted"}}}, stack="prod")
+    assert message.startswith("ack-inference:routing.endpointPicker.replicas: ")
+    assert "fails closed" in message
+
+
+def test_production_rollouts_never_drop_below_the_serving_capacity():
+    message = only({"models": [{"replicas": 2, "maxSurge": 0, "chatTemplate": "llama-2"}]}, stack="prod")
+    assert message.startswith("ack-inference:models[0].maxSurge: ")
