@@ -1,4 +1,5 @@
-"""A model server: vLLM (or the llm-d inference simulator) Deployment, ClusterIP Service, PodDisruptionBudget.
+"""A model server: vLLM (or the llm-d inference simulator) Deployment, ClusterIP Service, PodDisruptionBudget and,
+when autoscaled, a HorizontalPodAutoscaler on the waiting-queue depth per pod.
 
 The pure builders below return the Kubernetes objects; `ModelServer` registers them. Pods carry the label
 `app: <name>`, which the InferencePool selects, and serve HTTP (OpenAI API, `/health`, `/metrics`) on
@@ -42,6 +43,8 @@ CHAT_TEMPLATE_DIR = "/etc/vllm/chat-template"
 OSS_MOUNT_PATH = "/models/weights"
 HF_CACHE_PATH = "/models/hf-cache"
 OSS_CSI_DRIVER = "ossplugin.csi.alibabacloud.com"
+SCALE_DOWN_STABILIZATION_SECONDS = 600
+SCALE_DOWN_PERIOD_SECONDS = 300
 
 
 class _Spec(BaseModel):
@@ -81,6 +84,15 @@ class Lora(_Spec):
     adapters: tuple[tuple[str, str], ...] = ()
 
 
+class Autoscaling(_Spec):
+    """HPA bounds and target: `metric` is the per-pod waiting-queue depth as the metrics adapter serves it."""
+
+    min_replicas: int
+    max_replicas: int
+    metric: str
+    target_waiting_requests: int
+
+
 class ModelServerSpec(_Spec):
     name: str
     namespace: str
@@ -108,6 +120,8 @@ class ModelServerSpec(_Spec):
     image_pull_secret: str | None = None
     # Spread the pods across zones (production): how strictly, or None for no constraint.
     zone_spread: Literal["ScheduleAnyway", "DoNotSchedule"] | None = None
+    # With autoscaling, `replicas` is only the count at creation; the HPA owns it afterwards.
+    autoscaling: Autoscaling | None = None
 
     @property
     def model_path(self) -> str:
@@ -370,6 +384,50 @@ def disruption_budget(spec: ModelServerSpec) -> dict[str, Any]:
     }
 
 
+def autoscaler(spec: ModelServerSpec) -> dict[str, Any]:
+    autoscaling = spec.autoscaling
+    assert autoscaling is not None
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": kube.metadata(spec.name, spec.namespace, labels=selector_labels(spec)),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": spec.name},
+            "minReplicas": autoscaling.min_replicas,
+            "maxReplicas": autoscaling.max_replicas,
+            # A Pods metric: the HPA averages the adapter's per-pod values over this Deployment's pods. A pod still
+            # loading its model has no value yet and counts as idle when scaling up, which damps overshoot.
+            "metrics": [
+                {
+                    "type": "Pods",
+                    "pods": {
+                        "metric": {"name": autoscaling.metric},
+                        "target": {"type": "AverageValue", "averageValue": str(autoscaling.target_waiting_requests)},
+                    },
+                }
+            ],
+            "behavior": {
+                # A queue means requests are already waiting: react at once, doubling (at least 2 pods) a minute.
+                "scaleUp": {
+                    "stabilizationWindowSeconds": 0,
+                    "selectPolicy": "Max",
+                    "policies": [
+                        {"type": "Percent", "value": 100, "periodSeconds": 60},
+                        {"type": "Pods", "value": 2, "periodSeconds": 60},
+                    ],
+                },
+                # A removed pod takes minutes to load again: only remove after the queue stayed short for the whole
+                # window, one pod at a time.
+                "scaleDown": {
+                    "stabilizationWindowSeconds": SCALE_DOWN_STABILIZATION_SECONDS,
+                    "selectPolicy": "Min",
+                    "policies": [{"type": "Pods", "value": 1, "periodSeconds": SCALE_DOWN_PERIOD_SECONDS}],
+                },
+            },
+        },
+    }
+
+
 def chat_template_config_map(spec: ModelServerSpec) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -467,7 +525,8 @@ class ModelServerArgs:
 
 
 class ModelServer(pulumi.ComponentResource):
-    """One model server: its Deployment, Service, PodDisruptionBudget and what its pods mount."""
+    """One model server: its Deployment, Service, PodDisruptionBudget, optional HorizontalPodAutoscaler and what its
+    pods mount."""
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:ModelServer", name, None, opts)
@@ -499,10 +558,18 @@ class ModelServer(pulumi.ComponentResource):
                 parent=self,
                 depends_on=[*args.depends_on, *mounted],
                 custom_timeouts=pulumi.CustomTimeouts(create=timeout, update=timeout),
+                # The autoscaler owns the replica count; `replicas` only seeds it at creation.
+                ignore_changes=["spec.replicas"] if spec.autoscaling else None,
             ),
         )
         self.service = kube.create(f"{name}-service", service(spec), child)
         self.disruption_budget = kube.create(f"{name}-pdb", disruption_budget(spec), child)
+        if spec.autoscaling is not None:
+            kube.create(
+                f"{name}-autoscaler",
+                autoscaler(spec),
+                pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, self.deployment]),
+            )
         self.selector_labels = selector_labels(spec)
         self.port = MODEL_SERVER_PORT
         self.register_outputs({"deployment": spec.name, "service": spec.name, "port": MODEL_SERVER_PORT})

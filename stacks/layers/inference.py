@@ -41,6 +41,7 @@ from components.inference_routing import (
 )
 from components.model_server import (
     MODEL_SERVER_PORT,
+    Autoscaling,
     BakedWeights,
     HuggingFaceWeights,
     Lora,
@@ -102,14 +103,22 @@ def model_server_spec(
     settings: StackSettings, model: ModelSettings, cloud: CloudLayer, extra_pod_labels: Mapping[str, str]
 ) -> ModelServerSpec:
     simulator = model.mode == "simulator"
-    lora = model.lora
+    lora, autoscaling = model.lora, model.autoscaling
     env: dict[str, str] = {}
     if lora and not simulator and compatibility.lora_forces_v0_engine(compatibility.vllm_version(model.vllm_version)):
         env["VLLM_USE_V1"] = "1"
     return ModelServerSpec(
         name=model.name,
         namespace=settings.gateway.namespace,
-        replicas=model.replicas,
+        replicas=autoscaling.min_replicas if autoscaling.enabled else model.replicas,
+        autoscaling=Autoscaling(
+            min_replicas=autoscaling.min_replicas,
+            max_replicas=autoscaling.max_replicas,
+            metric=autoscaling.metric_name,
+            target_waiting_requests=autoscaling.target_waiting_requests,
+        )
+        if autoscaling.enabled
+        else None,
         image=model.simulator_image if simulator else model.image,
         simulator=simulator,
         weights=weights(settings, model),

@@ -540,11 +540,17 @@ def _gpu_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
                     f"has {count} GPU(s) per node but models[{model_index}] needs {model.gpus_per_replica} per replica",
                 )
     if smallest_count is not None:
-        needed = sum(m.replicas * m.gpus_per_replica for _, m in models)
+        # Autoscaled servers count at `maxReplicas`: the pool's autoscaler must have room for every pod the HPA adds.
+        needed = sum(m.peak_replicas * m.gpus_per_replica for _, m in models)
         if needed > pool.max_size * smallest_count:
+            autoscaled = (
+                " (autoscaled ones at `autoscaling.maxReplicas`)"
+                if any(m.autoscaling.enabled for _, m in models)
+                else ""
+            )
             yield ConfigProblem(
                 (*base, "maxSize"),
-                f"allows at most {pool.max_size * smallest_count} GPU(s) but the models need {needed}",
+                f"allows at most {pool.max_size * smallest_count} GPU(s) but the models need {needed}{autoscaled}",
             )
 
 

@@ -71,6 +71,8 @@ LLAMA_2_7B_REPO = "meta-llama/Llama-2-7b-hf"
 WEIGHTLESS_IMAGES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai")
 # A production model server keeps serving through a rollout or the loss of one node.
 PRODUCTION_MIN_REPLICAS = 2
+# What an adapter rule that renames `vllm:<name>` to `vllm_<name>` serves; the README shows that rule.
+DEFAULT_WAITING_METRIC = "vllm_num_requests_waiting"
 
 
 class SourceSettings(ConfigModel):
@@ -153,6 +155,33 @@ class LoraSettings(ConfigModel):
     )
 
 
+class AutoscalingSettings(ConfigModel):
+    enabled: bool = Field(
+        False,
+        description="Scale this model server with a HorizontalPodAutoscaler on its waiting-queue depth per pod "
+        "(a Pods metric from ACK's `ack-alibaba-cloud-metrics-adapter`, which must serve `metricName`); the GPU "
+        "pool's autoscaler adds nodes for the pods. `replicas` must then stay unset: the autoscaler owns the count.",
+    )
+    min_replicas: int = Field(1, ge=1, le=64, description="Fewest pods (also the count at creation).")
+    max_replicas: int = Field(
+        2, ge=1, le=64, description="Most pods; the GPU node pool's `maxSize` must have room for them."
+    )
+    target_waiting_requests: int = Field(
+        5,
+        ge=1,
+        le=10_000,
+        description="Waiting requests per pod (`vllm:num_requests_waiting`, averaged over the pods) the "
+        "autoscaler holds the server at: more adds pods, less removes them.",
+    )
+    metric_name: str = Field(
+        DEFAULT_WAITING_METRIC,
+        max_length=200,
+        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+        description="Name under which the metrics adapter serves `vllm:num_requests_waiting` per pod "
+        "(custom.metrics.k8s.io); it depends on the adapter's rules (see README, Autoscaling).",
+    )
+
+
 class ModelSettings(ConfigModel):
     name: str = Field(
         "vllm-llama2-7b-pool",
@@ -209,6 +238,9 @@ class ModelSettings(ConfigModel):
         "`--no-enable-prefix-caching`; unset keeps vLLM's default (on with the V1 engine).",
     )
     lora: LoraSettings | None = Field(None, description="Serve LoRA adapters (`--enable-lora`); unset: off.")
+    autoscaling: AutoscalingSettings = Field(
+        default_factory=AutoscalingSettings, description="Scale the pods on the waiting-queue depth; off by default."
+    )
     chat_template: str | None = Field(
         None,
         description="Chat template for models without one (Llama 2 base models have none, so "
@@ -294,6 +326,11 @@ class ModelSettings(ConfigModel):
         if source.type == "oss":
             return source.weights_path.rstrip("/").rpartition("/")[2] or source.bucket or ""
         return source.weights_path
+
+    @property
+    def peak_replicas(self) -> int:
+        """The most pods this server runs: what GPU capacity must hold."""
+        return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
 
     @property
     def picker_name(self) -> str:
@@ -536,14 +573,32 @@ def _model_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
                 "with the weights at `source.path` (e.g. your ACR copy of the tutorial image), or "
                 "`source.type: huggingFace` or `oss`",
             )
-        if settings.production and model.mode == "vllm" and model.replicas < PRODUCTION_MIN_REPLICAS:
-            yield ConfigProblem(
-                ("models", index, "replicas"),
-                f"must be at least {PRODUCTION_MIN_REPLICAS} with `tier: production`, so that a rollout or the "
-                "loss of a node never takes the model offline",
-            )
+        yield from _autoscaling_problems(settings, index, model)
         if model.mode == "simulator" and model.chat_template is not None:
             yield ConfigProblem(("models", index, "chatTemplate"), "is a vLLM option; the simulator has none")
+
+
+def _autoscaling_problems(settings: StackSettings, index: int, model: ModelSettings) -> Iterator[ConfigProblem]:
+    autoscaling = model.autoscaling
+    loc = ("models", index, "autoscaling")
+    floor = (*loc, "minReplicas") if autoscaling.enabled else ("models", index, "replicas")
+    lowest = autoscaling.min_replicas if autoscaling.enabled else model.replicas
+    if settings.production and model.mode == "vllm" and lowest < PRODUCTION_MIN_REPLICAS:
+        yield ConfigProblem(
+            floor,
+            f"must be at least {PRODUCTION_MIN_REPLICAS} with `tier: production`, so that a rollout or the "
+            "loss of a node never takes the model offline",
+        )
+    if not autoscaling.enabled:
+        return
+    if autoscaling.min_replicas > autoscaling.max_replicas:
+        yield ConfigProblem((*loc, "maxReplicas"), "must be at least `minReplicas`")
+    if "replicas" in model.model_fields_set:
+        yield ConfigProblem(
+            ("models", index, "replicas"),
+            "is owned by the autoscaler when `autoscaling.enabled` is on; remove it and set "
+            "`autoscaling.minReplicas`/`maxReplicas` instead",
+        )
 
 
 def _gateway_problems(gateway: GatewaySettings) -> Iterator[ConfigProblem]:
