@@ -3,7 +3,8 @@ its models (InferenceModel in v1alpha1/v1alpha2, InferenceObjective in v1) and t
 the pools.
 
 The shapes differ per API version (gateway-api-inference-extension releases): v1alpha1 (v0.1.0, the tutorial),
-v1alpha2 (v0.2.0-v0.5.1 with InferenceModel) and v1 (v1.0.0+, group `inference.networking.k8s.io`).
+v1alpha2 (v0.2.0-v0.5.1 with InferenceModel) and v1 (v1.0.0+, group `inference.networking.k8s.io`). A pool may
+have its own version, so that a migration runs v1alpha2 and v1 pools side by side behind one route.
 """
 
 from __future__ import annotations
@@ -53,11 +54,14 @@ class PoolSpec(BaseModel):
     model_names: tuple[str, ...]
     objective_name: str
     criticality: Literal["Critical", "Standard", "Sheddable"]
+    # This pool's own API version while a migration runs pools of both versions side by side; None: the routing's.
+    api: ApiVersion | None = None
 
 
 class RoutingSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
+    # The API of every pool without its own.
     api: ApiVersion
     namespace: str
     attachment: Literal["annotation", "backendRef"]
@@ -79,10 +83,15 @@ def pool_backend(api: ApiVersion, pool: str, weight: int | None = None) -> dict[
     return backend
 
 
+def pool_api(spec: RoutingSpec, pool: PoolSpec) -> ApiVersion:
+    return pool.api or spec.api
+
+
 def _picker_ref(spec: RoutingSpec, pool: PoolSpec) -> dict[str, Any]:
-    if spec.api == "v1alpha1":
+    api = pool_api(spec, pool)
+    if api == "v1alpha1":
         ref: dict[str, Any] = {"name": pool.picker_name}
-    elif spec.api == "v1alpha2":
+    elif api == "v1alpha2":
         ref = {"group": "", "kind": "Service", "name": pool.picker_name, "portNumber": pool.picker_port}
     else:
         ref = {"group": "", "kind": "Service", "name": pool.picker_name, "port": {"number": pool.picker_port}}
@@ -97,7 +106,8 @@ def inference_pool(spec: RoutingSpec, pool: PoolSpec) -> dict[str, Any]:
         annotations[ATTACH_TO_ANNOTATION] = f"name: {spec.gateway_name}\nport: {spec.inference_port}\n"
     if spec.routing_strategy is not None:
         annotations[ROUTING_STRATEGY_ANNOTATION] = spec.routing_strategy
-    if spec.api == "v1":
+    api = pool_api(spec, pool)
+    if api == "v1":
         body = {
             "targetPorts": [{"number": pool.target_port}],
             "selector": {"matchLabels": dict(pool.selector)},
@@ -110,7 +120,7 @@ def inference_pool(spec: RoutingSpec, pool: PoolSpec) -> dict[str, Any]:
             "extensionRef": _picker_ref(spec, pool),
         }
     return {
-        "apiVersion": pool_api_version(spec.api),
+        "apiVersion": pool_api_version(api),
         "kind": "InferencePool",
         "metadata": kube.metadata(pool.name, spec.namespace, annotations=annotations),
         "spec": body,
@@ -125,15 +135,16 @@ def inference_model_name(pool: PoolSpec, model_name: str) -> str:
 
 def inference_models(spec: RoutingSpec, pool: PoolSpec) -> list[dict[str, Any]]:
     """v1alpha1/v1alpha2: one InferenceModel per model name the pool serves."""
+    api = pool_api(spec, pool)
     return [
         {
-            "apiVersion": pool_api_version(spec.api),
+            "apiVersion": pool_api_version(api),
             "kind": "InferenceModel",
             "metadata": kube.metadata(inference_model_name(pool, model_name), spec.namespace),
             "spec": {
                 "modelName": model_name,
                 "criticality": pool.criticality,
-                "poolRef": {"group": POOL_GROUPS[spec.api], "kind": "InferencePool", "name": pool.name},
+                "poolRef": {"group": POOL_GROUPS[api], "kind": "InferencePool", "name": pool.name},
                 "targetModels": [{"name": model_name, "weight": FULL_WEIGHT}],
             },
         }
@@ -151,7 +162,7 @@ def inference_objective(spec: RoutingSpec, pool: PoolSpec) -> dict[str, Any] | N
         "kind": "InferenceObjective",
         "metadata": kube.metadata(pool.objective_name, spec.namespace),
         "spec": {
-            "poolRef": {"group": POOL_GROUPS[spec.api], "kind": "InferencePool", "name": pool.name},
+            "poolRef": {"group": POOL_GROUPS[pool_api(spec, pool)], "kind": "InferencePool", "name": pool.name},
             "priority": priority,
         },
     }
@@ -174,7 +185,7 @@ def routing_objects(spec: RoutingSpec) -> dict[str, list[dict[str, Any]]]:
     """Per pool, the pool and its model objects."""
     objects: dict[str, list[dict[str, Any]]] = {}
     for pool in spec.pools:
-        named = inference_models(spec, pool) if spec.api != "v1" else [inference_objective(spec, pool)]
+        named = inference_models(spec, pool) if pool_api(spec, pool) != "v1" else [inference_objective(spec, pool)]
         objects[pool.name] = [inference_pool(spec, pool), *(body for body in named if body is not None)]
     return objects
 

@@ -196,7 +196,13 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
             )
 
     routing = settings.routing
-    yield from needs(("routing", "apiVersion"), f"`{routing.api_version}`", API_VERSIONS_SERVED[routing.api_version])
+    # Each model's pool API, checked where it is configured: the stack-wide key once, each override on its own.
+    api_locs: dict[tuple[str | int, ...], str] = {}
+    for index, model in enumerate(settings.models):
+        loc = ("models", index, "apiVersion") if model.api_version else ("routing", "apiVersion")
+        api_locs[loc] = routing.api_of(model)
+    for loc, api in api_locs.items():
+        yield from needs(loc, f"`{api}`", API_VERSIONS_SERVED[api])
     if routing.attachment_mode == "backendRef":
         yield from needs(("routing", "attachment"), "an HTTPRoute backendRef to an InferencePool", POOL_BACKEND_REF)
     if len(routing_groups(settings.models)) > 1:

@@ -216,9 +216,9 @@ def isolation_peers(settings: StackSettings) -> list[Peer]:
 
 def routing_spec(settings: StackSettings, selectors: Mapping[str, dict[str, str]]) -> RoutingSpec:
     routing = settings.routing
-    api = routing.api_version
+    apis = {model.name: routing.api_of(model) for model in settings.models}
     return RoutingSpec(
-        api=api,
+        api=routing.api_version,
         namespace=settings.gateway.namespace,
         attachment=routing.attachment_mode,
         gateway_name=settings.gateway.name,
@@ -236,10 +236,11 @@ def routing_spec(settings: StackSettings, selectors: Mapping[str, dict[str, str]
                 model_names=tuple(model.model_names),
                 objective_name=model.objective,
                 criticality=model.criticality,
+                api=model.api_version,
             )
             for model in settings.models
         ],
-        rules=route_rules(settings, lambda name, weight: pool_backend(api, name, weight)),
+        rules=route_rules(settings, lambda name, weight: pool_backend(apis[name], name, weight)),
     )
 
 
@@ -413,7 +414,7 @@ def build_inference(
 
     objective_headers: dict[str, str] = {}
     first = settings.models[0]
-    if settings.routing.api_version == "v1" and PRIORITIES[first.criticality] != 0:
+    if settings.routing.api_of(first) == "v1" and PRIORITIES[first.criticality] != 0:
         objective_headers[OBJECTIVE_HEADER] = first.objective
     outputs: dict[str, pulumi.Input] = {
         "gatewayExposure": gateway_exposure(settings),

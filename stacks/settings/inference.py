@@ -285,6 +285,12 @@ class ModelSettings(ConfigModel):
         pattern=SERVICE_NAME,
         description="Service name of this pool's endpoint picker; default `<name>-ext-proc`.",
     )
+    api_version: Literal["v1alpha2", "v1"] | None = Field(
+        None,
+        description="Inference Extension API of this model's pool and InferenceModel/InferenceObjective, for "
+        "moving from `v1alpha2` to `v1` without downtime (both pools side by side, traffic moved with `weight`; "
+        "see the runbook). Default: `routing.apiVersion`; not with `routing.apiVersion: v1alpha1`.",
+    )
 
     @field_validator("image", "simulator_image")
     @classmethod
@@ -459,6 +465,10 @@ class RoutingSettings(ConfigModel):
     def attachment_mode(self) -> Literal["annotation", "backendRef"]:
         return self.attachment or ("annotation" if self.api_version == "v1alpha1" else "backendRef")
 
+    def api_of(self, model: ModelSettings) -> Literal["v1alpha1", "v1alpha2", "v1"]:
+        """The API of a model's pool and objects: its own `apiVersion`, or the stack's."""
+        return model.api_version or self.api_version
+
 
 class BenchmarkSettings(ConfigModel):
     enabled: bool = Field(False, description="Run the benchmark Job (once per `pulumi up` that replaces it).")
@@ -618,7 +628,15 @@ def _routing_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
             ("routing", "attachment"),
             "`annotation` attaches one pool to the `llm-gw` listener; with several model servers use `backendRef`",
         )
-    if routing.endpoint_picker.mode == "selfHosted" and routing.api_version != "v1":
+    if routing.api_version == "v1alpha1":
+        for index, model in enumerate(settings.models):
+            if model.api_version is not None:
+                yield ConfigProblem(
+                    ("models", index, "apiVersion"),
+                    "cannot differ from `routing.apiVersion: v1alpha1` (it is stack-wide); a per-model API "
+                    "version needs `routing.apiVersion` `v1alpha2` or `v1`",
+                )
+    if routing.endpoint_picker.mode == "selfHosted" and any(routing.api_of(m) != "v1" for m in settings.models):
         yield ConfigProblem(
             ("routing", "endpointPicker", "mode"),
             "`selfHosted` deploys the v1 endpoint picker, which serves `apiVersion: v1` pools only",
