@@ -44,32 +44,24 @@ class Network(pulumi.ComponentResource):
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
+
+        def switch(role: str, zone_id: str, cidr: str) -> alicloud.vpc.Switch:
+            return alicloud.vpc.Switch(
+                f"{name}-{role}-{zone_id}",
+                vswitch_name=f"{args.display_name}-{role}-{zone_id}",
+                vpc_id=vpc.id,
+                zone_id=zone_id,
+                cidr_block=cidr,
+                tags=args.tags,
+                opts=child,
+            )
+
         node_switches = []
         pod_switches = []
         for zone in args.zones:
-            node_switches.append(
-                alicloud.vpc.Switch(
-                    f"{name}-nodes-{zone.zone_id}",
-                    vswitch_name=f"{args.display_name}-nodes-{zone.zone_id}",
-                    vpc_id=vpc.id,
-                    zone_id=zone.zone_id,
-                    cidr_block=zone.node_cidr,
-                    tags=args.tags,
-                    opts=child,
-                )
-            )
+            node_switches.append(switch("nodes", zone.zone_id, zone.node_cidr))
             if zone.pod_cidr is not None:
-                pod_switches.append(
-                    alicloud.vpc.Switch(
-                        f"{name}-pods-{zone.zone_id}",
-                        vswitch_name=f"{args.display_name}-pods-{zone.zone_id}",
-                        vpc_id=vpc.id,
-                        zone_id=zone.zone_id,
-                        cidr_block=zone.pod_cidr,
-                        tags=args.tags,
-                        opts=child,
-                    )
-                )
+                pod_switches.append(switch("pods", zone.zone_id, zone.pod_cidr))
         # The egress path must exist before anything pulls images, so consumers wait for the SNAT entry.
         self.egress: list[pulumi.Resource] = []
         if args.nat_gateway:
