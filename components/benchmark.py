@@ -170,15 +170,17 @@ class Benchmark(pulumi.ComponentResource):
         super().__init__("ack-inference:inference:Benchmark", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        prerequisites = [
-            kube.create(f"{name}-{role_name}", body(spec), child)
-            for role_name, body in (
+        prerequisites = kube.create_each(
+            name,
+            (
                 ("config", config_map),
                 ("service-account", service_account),
                 ("role", role),
                 ("role-binding", role_binding),
-            )
-        ]
+            ),
+            spec,
+            child,
+        )
         self.job = kube.create(
             f"{name}-job", job(spec), pulumi.ResourceOptions(parent=self, depends_on=[*prerequisites, *args.depends_on])
         )

@@ -276,17 +276,19 @@ class EndpointPicker(pulumi.ComponentResource):
         super().__init__("ack-inference:inference:EndpointPicker", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
-        prerequisites = [
-            kube.create(f"{name}-{role_name}", body(spec), child)
-            for role_name, body in (
+        prerequisites = kube.create_each(
+            name,
+            (
                 ("service-account", service_account),
                 ("role", role),
                 ("role-binding", role_binding),
                 ("auth-reviewer", cluster_role),
                 ("auth-reviewer-binding", cluster_role_binding),
                 ("plugins", config_map),
-            )
-        ]
+            ),
+            spec,
+            child,
+        )
         self.deployment = kube.create(
             f"{name}-deployment",
             deployment(spec),

@@ -6,6 +6,7 @@ same way everywhere: core kinds through their typed classes, everything else as 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import pulumi
@@ -40,6 +41,13 @@ def create(name: str, body: dict[str, Any], opts: pulumi.ResourceOptions) -> pul
     if typed is None:
         return k8s.apiextensions.CustomResource(name, api_version=api_version, kind=kind, **fields, opts=opts)
     return typed(name, **fields, opts=opts)
+
+
+def create_each(
+    name: str, builders: Iterable[tuple[str, Callable[[Any], dict[str, Any]]]], spec: Any, opts: pulumi.ResourceOptions
+) -> list[pulumi.CustomResource]:
+    """One resource per `(role, builder)`, named `<name>-<role>`, each from `builder(spec)`."""
+    return [create(f"{name}-{role}", build(spec), opts) for role, build in builders]
 
 
 def metadata(name: str, namespace: str | None, **extra: Any) -> dict[str, Any]:
