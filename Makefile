@@ -6,7 +6,7 @@ STACK ?= dev
 OUT ?= build/$(STACK)
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test lint plan bench preview up clean
+.PHONY: test lint tools plan bench preview up clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# promtool and the Prometheus server run the alert-rule tests: installed with apt-get where possible.
+tools:
+	@scripts/require-prometheus
+
+test: lint tools
 	$(BIN)/python -m pytest
 
 plan: $(INSTALLED)

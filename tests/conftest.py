@@ -1,13 +1,13 @@
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-# Upstream data beside the project (CI has it too); override with the environment variables.
-CRDS_DIR = Path(os.environ.get("ACK_INFERENCE_CRDS", PROJECT_DIR.parent / "shared" / "crds"))
-VLLM_DIR = Path(os.environ.get("ACK_INFERENCE_VLLM", PROJECT_DIR.parent / "shared" / "vllm"))
+# Upstream CRDs and vLLM catalogues, vendored unmodified with their provenance (schemas/PROVENANCE.md).
+SCHEMAS_DIR = PROJECT_DIR / "schemas"
+CRDS_DIR = SCHEMAS_DIR / "crds"
+VLLM_DIR = SCHEMAS_DIR / "vllm"
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tests.harness import config_error, messages, plan_stack
+from tests.releases import ENVOY_GATEWAY, GATEWAY_API
 from tests.schemas import validate
 from tests.test_conformance import unredacted
 
@@ -27,7 +28,7 @@ NEW = {
 MIGRATION = {"routing": {"apiVersion": "v1alpha2"}, "addons": ADDON, "models": [OLD, NEW]}
 # gie-v1.0.0 serves both pool versions and InferenceObjective; InferenceModel ends with gie-v0.5.1.
 RELEASES = {"InferenceModel": ("gie-v0.5.1",), "InferencePool": ("gie-v1.0.0",), "InferenceObjective": ("gie-v1.0.0",)}
-OTHER_RELEASES = ("gateway-api-v1.4.1", "envoy-gateway-v1.4.6", "envoy-gateway-v1.7.5")
+OTHER_RELEASES = (*GATEWAY_API, *ENVOY_GATEWAY)
 
 
 @functools.cache

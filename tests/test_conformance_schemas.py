@@ -7,10 +7,10 @@ import copy
 
 import pytest
 
+from tests.releases import GATEWAY_API
 from tests.schemas import apply_defaults, crd_version, validate, validate_core
 
 GIE_V1 = ("gie-v1.0.0", "gie-v1.5.0", "gie-v1.6.0")
-GATEWAY_API = ("gateway-api-v1.4.1",)
 
 
 def pool_v1(**spec_changes):
@@ -153,23 +153,17 @@ def test_int_or_string_and_preserved_unknown_fields():
     assert errors_mentioning(validate(policy, ("envoy-gateway-v1.7.5",)), "spec.connection.bufferLimit")
     policy["spec"]["connection"]["bufferLimit"] = 1.5
     assert errors_mentioning(validate(policy, ("envoy-gateway-v1.7.5",)), "must be an integer or a string")
-    patch = {
+    # Under x-kubernetes-preserve-unknown-fields anything goes (an EnvoyProxy's Deployment patch).
+    patch = {"type": "StrategicMerge", "value": {"anything": {"goes": [1, "two"]}}}
+    proxy = {
         "apiVersion": "gateway.envoyproxy.io/v1alpha1",
-        "kind": "EnvoyPatchPolicy",
-        "metadata": {"name": "patch", "namespace": "default"},
-        "spec": {
-            "targetRef": {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "gw"},
-            "type": "JSONPatch",
-            "jsonPatches": [
-                {
-                    "type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
-                    "name": "cluster",
-                    "operation": {"op": "add", "path": "", "value": {"anything": {"goes": [1, "two"]}}},
-                }
-            ],
-        },
+        "kind": "EnvoyProxy",
+        "metadata": {"name": "proxy", "namespace": "default"},
+        "spec": {"provider": {"type": "Kubernetes", "kubernetes": {"envoyDeployment": {"patch": patch}}}},
     }
-    assert validate(patch, ("envoy-gateway-v1.7.5",)) == []
+    assert validate(proxy, ("envoy-gateway-v1.7.5",)) == []
+    patch["unknown"] = True
+    assert errors_mentioning(validate(proxy, ("envoy-gateway-v1.7.5",)), "unknown")
 
 
 def test_an_api_version_the_release_does_not_serve_is_an_error():

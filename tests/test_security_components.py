@@ -19,10 +19,9 @@ from components.gateway_security import (
     traffic_policy,
 )
 from components.network_policies import IsolatedServer, Peer, network_policy
+from tests.releases import ENVOY_GATEWAY, GATEWAY_API
 from tests.schemas import crd_version, validate
 
-ENVOY_GATEWAY = ("envoy-gateway-v1.4.6", "envoy-gateway-v1.7.5")
-GATEWAY_API = "gateway-api-v1.4.1"
 SPEC = GatewaySecuritySpec(gateway_name="inference-gateway", namespace="llm", address_type="intranet")
 LOCKED = SPEC.model_copy(
     update={
@@ -136,7 +135,7 @@ def gateway_spec(**update) -> GatewaySpec:
 
 def test_the_gateway_references_its_envoy_proxy():
     body = gateway(gateway_spec(proxy_config=proxy_name(SPEC)))
-    assert validate(body, (GATEWAY_API,)) == []
+    assert validate(body, GATEWAY_API) == []
     assert body["spec"]["infrastructure"] == {
         "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy", "name": proxy_name(SPEC)}
     }
@@ -145,7 +144,7 @@ def test_the_gateway_references_its_envoy_proxy():
 
 def test_with_a_certificate_both_listeners_serve_https_on_their_ports():
     body = gateway(gateway_spec(tls_certificate_secret="gateway-tls"))
-    assert validate(body, (GATEWAY_API,)) == []
+    assert validate(body, GATEWAY_API) == []
     certificate = [{"group": "", "kind": "Secret", "name": "gateway-tls"}]
     tls = {"mode": "Terminate", "certificateRefs": certificate}
     assert [(item["name"], item["port"], item["protocol"], item["tls"]) for item in body["spec"]["listeners"]] == [

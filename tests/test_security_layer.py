@@ -14,9 +14,9 @@ from stacks.offline.run import PROJECT_DIR
 from stacks.offline.stack_files import available_stacks
 from stacks.settings.inference import image_problem
 from tests.harness import plan_stack
+from tests.releases import ENVOY_GATEWAY
 from tests.schemas import validate
 
-ENVOY_GATEWAY = ("envoy-gateway-v1.4.6", "envoy-gateway-v1.7.5")
 PROXY = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"
 SECURITY_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy"
 TRAFFIC_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy"

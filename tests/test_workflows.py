@@ -135,12 +135,11 @@ def test_without_backend_secrets_the_offline_plan_diff_is_posted_instead():
     assert "${{" not in offline["run"] + comment["run"], "values reach scripts through env, never templated"
 
 
-def test_the_test_suite_runs_with_the_shared_data_beside_the_project():
+def test_the_test_suite_runs_from_the_clone_alone():
     test = load("pull-request.yml")["jobs"]["test"]
     checkouts = steps_using(test, "actions/checkout@")
-    assert [step["with"]["path"] for step in checkouts] == ["main", "shared"]
-    assert test["steps"][-1]["run"] == "make test"
-    assert test["steps"][-1]["working-directory"] == "main"
+    assert [step["with"] for step in checkouts] == [{"persist-credentials": False}], "one checkout: the project"
+    assert test["steps"][-1] == {"name": "make test", "run": "make test"}
     assert (PROJECT_DIR / "Makefile").read_text().count("\ntest:") == 1
     assert load("deploy.yml")["jobs"]["test"] == test, "deploys run the same test job"
 
