@@ -149,3 +149,57 @@ def test_secure_values_plan_as_redacted_secrets(project):
     written = "".join(path.read_text() for path in (project / "build/secure").iterdir()) + result.stdout
     assert "Y2lwaGVydGV4dA==" not in written
     assert UNDECRYPTED_SECRET not in written
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> None:
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ") and text in result.stderr
+
+
+def test_a_failed_plan_removes_the_previous_plan_of_that_folder(project):
+    stack_file = project / "Pulumi.flaky.yaml"
+    stack_file.write_text("config:\n  pulumi:disable-default-providers: [kubernetes]\n")
+    assert run_plan(project, "flaky", "build/flaky").returncode == 0
+    assert sorted(p.name for p in (project / "build/flaky").iterdir()) == ["graph.mmd", "kubernetes.yaml", "plan.json"]
+    stack_file.write_text("config:\n  ack-inference:tier: 3\n")
+    result = run_plan(project, "flaky", "build/flaky")
+    assert result.returncode == 2
+    assert not (project / "build/flaky").exists(), "a stale plan would look current"
+    assert not [p for p in (project / "build").iterdir() if p.name.startswith(".flaky")], "no staging folder left"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"config:\n  ack-inference:tags:\n    team: caf\xe9\n", "Pulumi.bytes.yaml: not UTF-8 text (byte 43)"),
+        (b"config: [\n", "Pulumi.bytes.yaml: not valid YAML (while parsing a flow node"),
+    ],
+    ids=["latin-1", "yaml"],
+)
+def test_an_unreadable_stack_file_is_one_line(project, content, message):
+    (project / "Pulumi.bytes.yaml").write_bytes(content)
+    assert_one_line_error(run_plan(project, "bytes", "build/bytes"), message)
+
+
+def test_a_folder_in_the_stack_files_place_is_one_line(project):
+    (project / "Pulumi.folder.yaml").mkdir()
+    assert_one_line_error(run_plan(project, "folder", "build/folder"), "no stack file Pulumi.folder.yaml")
+
+
+def test_an_out_path_that_is_a_file_is_one_line_and_left_alone(project):
+    (project / "not-a-folder").write_text("mine")
+    assert_one_line_error(run_plan(project, "dev", "not-a-folder"), "--out not-a-folder: is a file, not a folder")
+    assert (project / "not-a-folder").read_text() == "mine"
+
+
+def test_an_out_folder_with_other_files_is_refused_and_left_alone(project):
+    (project / "mine").mkdir()
+    (project / "mine" / "notes.txt").write_text("mine")
+    assert_one_line_error(run_plan(project, "dev", "mine"), "--out mine: holds files that are not a plan (notes.txt)")
+    assert (project / "mine" / "notes.txt").read_text() == "mine"
+
+
+def test_a_successful_plan_prints_nothing_on_stderr(planned):
+    for run in planned.values():
+        assert "Exception ignored" not in run["stderr"] and "Traceback" not in run["stderr"]

@@ -7,7 +7,9 @@ import contextvars
 import gc
 import runpy
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pulumi
@@ -51,9 +53,36 @@ def try_simulate(
     return contextvars.Context().run(_simulate, config, program, preview)
 
 
+class _MonitorThreads(ThreadPoolExecutor):
+    """The threads the SDK calls the mock monitor on, each with an event loop that is closed with the run.
+
+    The SDK runs every monitor call in the loop's default executor, and its mocks then create an event loop
+    for the worker thread (`pulumi.runtime.mocks` -> `sync_await._ensure_event_loop`) that nothing closes: at
+    interpreter exit such a loop was finalised after its selector and printed "Exception ignored ...".
+    """
+
+    def __init__(self) -> None:
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+        super().__init__(thread_name_prefix="mock-monitor", initializer=self._give_thread_a_loop)
+
+    def _give_thread_a_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        with self._lock:
+            self._loops.append(loop)
+
+    def close(self) -> None:
+        self.shutdown(wait=True)
+        for loop in self._loops:
+            loop.close()
+
+
 def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -> tuple[Plan, BaseException | None]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    threads = _MonitorThreads()
+    loop.set_default_executor(threads)
     monitor = RecordingMonitor(ProviderMocks())
     failure: BaseException | None = None
     try:
@@ -71,6 +100,7 @@ def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -
         failure = error
     finally:
         _close(loop, failed=failure is not None)
+        threads.close()
     plan = Plan(
         project=config.project,
         stack=config.stack,

@@ -128,7 +128,14 @@ def _project_document(project_dir: Path) -> dict[str, Any]:
 
 
 def _read_yaml(path: Path) -> Any:
+    """The document of a project or stack file, read as UTF-8 like the Pulumi CLI; every failure one line."""
     try:
-        return yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise StackFileError(f"{path.name}: cannot be read ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise StackFileError(f"{path.name}: not UTF-8 text (byte {error.start})") from None
+    try:
+        return yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise StackFileError(f"{path.name}: not valid YAML ({error})") from None
+        raise StackFileError(f"{path.name}: not valid YAML ({' '.join(str(error).split())})") from None
