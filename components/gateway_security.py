@@ -18,11 +18,10 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from components import kube
+from components.constants import ADDRESS_TYPE_ANNOTATION
 from components.gateway import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
 
 ENVOY_GATEWAY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
-LOAD_BALANCER_ANNOTATION_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
-ADDRESS_TYPE_ANNOTATION = f"{LOAD_BALANCER_ANNOTATION_PREFIX}address-type"
 
 
 class RateLimit(BaseModel):

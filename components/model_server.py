@@ -17,6 +17,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from components import hardening, kube
+from components.constants import OSS_MOUNT_PATH
 from components.placement import Placement
 
 MODEL_SERVER_PORT = 8000
@@ -40,7 +41,6 @@ IMAGE_PULL_ALLOWANCE_SECONDS = 1800
 HF_TOKEN_KEY = "token"
 CHAT_TEMPLATE_FILE = "chat-template.jinja"
 CHAT_TEMPLATE_DIR = "/etc/vllm/chat-template"
-OSS_MOUNT_PATH = "/models/weights"
 HF_CACHE_PATH = "/models/hf-cache"
 OSS_CSI_DRIVER = "ossplugin.csi.alibabacloud.com"
 SCALE_DOWN_STABILIZATION_SECONDS = 600

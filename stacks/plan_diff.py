@@ -2,8 +2,8 @@
 
     python -m stacks.plan_diff --base origin/main --stack dev
 
-Plans the base revision (extracted with `git archive` into a temporary folder) and the working tree, each with
-`python -m stacks.plan` under the current interpreter, and prints Markdown: the resources added, changed and
+Plans the base revision (extracted with `git archive` into a temporary folder) and the working tree at once, each
+with `python -m stacks.plan` under the current interpreter, and prints Markdown: the resources added, changed and
 removed, the changed inputs of cloud resources, a unified diff per changed Kubernetes object and the change in
 indicative monthly cost. Secrets stay "[secret]", as in the plans.
 """
@@ -103,23 +103,61 @@ def extract_revision(ref: str, destination: Path) -> str:
     return commit
 
 
-def plan_side(project_dir: Path, stack: str, out: Path, label: str) -> Side:
-    result = subprocess.run(
-        [sys.executable, "-m", "stacks.plan", "--stack", stack, "--out", str(out)],
-        cwd=project_dir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-20:])
-        raise DiffError(f"the {label} could not be planned (exit code {result.returncode})", tail)
-    plan = load_plan(out / "plan.json")
+@dataclass
+class PlanRun:
+    """`python -m stacks.plan` of one side, running in the background."""
+
+    project_dir: Path
+    stack: str
+    out: Path
+    label: str
+    process: subprocess.Popen
+    stderr: Path
+
+
+def start_plan(project_dir: Path, stack: str, out: Path, label: str) -> PlanRun:
+    # stderr goes to a file beside `out`, not to a pipe, so the side read second never blocks on a full pipe.
+    stderr = out.with_name(f"{out.name}.stderr")
+    with stderr.open("w") as stream:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "stacks.plan", "--stack", stack, "--out", str(out)],
+            cwd=project_dir,
+            stdout=subprocess.DEVNULL,
+            stderr=stream,
+        )
+    return PlanRun(project_dir, stack, out, label, process, stderr)
+
+
+def finish_plan(run: PlanRun) -> Side:
+    returncode = run.process.wait()
+    if returncode != 0:
+        tail = "\n".join(run.stderr.read_text().strip().splitlines()[-20:])
+        raise DiffError(f"the {run.label} could not be planned (exit code {returncode})", tail)
+    plan = load_plan(run.out / "plan.json")
     try:
-        prices = prices_of(load_stack_config(project_dir, stack))
+        prices = prices_of(load_stack_config(run.project_dir, run.stack))
     except (StackFileError, ValueError):  # a malformed table: pydantic's ValidationError is a ValueError
         return Side(plan, None)
     return Side(plan, estimate(plan.resources, prices))
+
+
+def plan_both(temp_dir: Path, stack: str, base_label: str) -> tuple[Side, Side]:
+    """The base (extracted into `temp_dir / "base"`) and the working tree, planned by two processes at once.
+
+    The base is read first, so when both fail the base's error is the one reported, as when they ran one after
+    the other; a base that fails stops the working tree's plan, whose result would not be shown.
+    """
+    runs = [
+        start_plan(temp_dir / "base", stack, temp_dir / "base-plan", base_label),
+        start_plan(PROJECT_DIR, stack, temp_dir / "head-plan", WORKING_TREE),
+    ]
+    try:
+        return finish_plan(runs[0]), finish_plan(runs[1])
+    finally:
+        for run in runs:
+            if run.process.poll() is None:
+                run.process.kill()
+            run.process.wait()
 
 
 def diff_plans(base: Plan, head: Plan) -> PlanDiff:
@@ -279,8 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         temp_dir = Path(temp)
         try:
             commit = extract_revision(args.base, temp_dir / "base")
-            base = plan_side(temp_dir / "base", args.stack, temp_dir / "base-plan", f"base `{args.base}`")
-            head = plan_side(PROJECT_DIR, args.stack, temp_dir / "head-plan", WORKING_TREE)
+            base, head = plan_both(temp_dir, args.stack, f"base `{args.base}`")
         except DiffError as error:
             details = f"\n\n```text\n{error.details}\n```" if error.details else ""
             print(f"### Offline plan diff: stack `{args.stack}`\n\nNot available: {error}.{details}")

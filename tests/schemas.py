@@ -26,10 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import celpy
+import jsonschema
 import kubernetes_validate
+import kubernetes_validate.utils
 import re2
 import yaml
 from celpy import celtypes
+from referencing import Registry, Resource
 
 from tests.conftest import CRDS_DIR
 
@@ -334,12 +337,58 @@ def metadata_errors(obj: dict[str, Any], cluster_scoped: bool | None = None) -> 
 _CLUSTER_SCOPED_CORE = {"Namespace", "PersistentVolume", "ClusterRole", "ClusterRoleBinding"}
 
 
+def _schema_dir(version: str) -> str:
+    """The bundled strict schema folder `kubernetes_validate.validate(obj, version, strict=True)` reads: the
+    newest bundled release not newer than `version` (its own comparison, kept as it is)."""
+    utils = kubernetes_validate.utils
+    desired = utils.major_minor(version.removeprefix("v"))
+    if desired > utils.latest_version():
+        raise utils.VersionNotSupportedError(version=desired)
+    bundled = [v for v in utils.all_versions() if utils.major_minor(v) <= desired][-1]
+    return f"v{bundled}-local-strict"
+
+
+@functools.cache
+def _definitions(schema_dir: str) -> Resource:
+    """The `_definitions.json` (1.3 MB) every kind of one schema folder refers to, parsed once."""
+    return Resource.from_contents(
+        kubernetes_validate.utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", schema_dir)
+    )
+
+
+@functools.cache
+def _core_validator(api_version: str, kind: str, version: str) -> jsonschema.protocols.Validator | None:
+    """The validator `kubernetes_validate.validate(obj, version, strict=True)` builds (same files, same
+    registry, same Draft 2020-12 class), built once per kind and version instead of on every call; None when
+    no bundled schema covers the kind."""
+    schema_dir = _schema_dir(version)
+    # rbac.authorization.k8s.io/v1 -> rbac-v1, as kubernetes_validate names its files.
+    file_api_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = kubernetes_validate.utils.schema_contents(
+            f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{file_api_version}.json", version
+        )
+    except FileNotFoundError:
+        return None
+    registry = _definitions(schema_dir) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+def _core_validation_error(obj: dict[str, Any], version: str) -> jsonschema.ValidationError | None:
+    """The error `kubernetes_validate.validate(obj, version, strict=True)` raises (its first one), or None."""
+    validator = _core_validator(obj["apiVersion"], obj["kind"], version)
+    if validator is None:
+        raise kubernetes_validate.SchemaNotFoundError(
+            version=kubernetes_validate.utils.major_minor(version), kind=obj["kind"], api_version=obj["apiVersion"]
+        )
+    return next(validator.iter_errors(obj), None)
+
+
 def _core_errors(obj: dict[str, Any], versions: Iterable[str]) -> list[str]:
     errors = []
     for version in versions:
-        try:
-            kubernetes_validate.validate(obj, version, strict=True)
-        except kubernetes_validate.ValidationError as error:
+        error = _core_validation_error(obj, version)
+        if error is not None:
             where = ".".join(str(part) for part in error.path)
             errors.append(f"{where or '<root>'}: {error.message} (Kubernetes {version})")
     return errors
@@ -351,13 +400,8 @@ def validate_core(obj: dict[str, Any], versions: Sequence[str] = KUBERNETES_VERS
 
 def is_core(obj: dict[str, Any]) -> bool:
     """Whether the bundled Kubernetes schemas know the kind (built-in API), rather than a CRD."""
-    try:
-        kubernetes_validate.validate({"apiVersion": obj["apiVersion"], "kind": obj["kind"]}, KUBERNETES_VERSIONS[0])
-    except kubernetes_validate.SchemaNotFoundError:
-        return False
-    except kubernetes_validate.ValidationError:
-        return True
-    return True
+    # The strict and non-strict schema folders hold the same kinds.
+    return _core_validator(obj["apiVersion"], obj["kind"], KUBERNETES_VERSIONS[0]) is not None
 
 
 def validate(obj: dict[str, Any], releases: Sequence[str], old: dict[str, Any] | None = None) -> list[str]:

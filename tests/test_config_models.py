@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 import typing
 from collections.abc import Iterator
 from typing import Any
@@ -218,3 +220,12 @@ def test_a_config_error_ends_the_program_before_any_resource():
     error = config_error("dev", {"models": [{"name": "Bad_Name", "replicas": 0}]})
     assert messages(error)[0].startswith("ack-inference:models[0].name: String should match pattern")
     assert messages(error)[1] == "ack-inference:models[0].replicas: Input should be greater than or equal to 1"
+
+
+def test_the_config_models_load_without_the_cloud_sdks():
+    """The settings package (config reference, validation) stays light: no Kubernetes or Alibaba Cloud SDK."""
+    sdks = ("pulumi_kubernetes", "pulumi_alicloud")
+    check = f"import stacks.settings, sys; print(sorted(m for m in {sdks!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", check], cwd=PROJECT_DIR, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import copy
 
+import kubernetes_validate
 import pytest
 
 from tests.releases import GATEWAY_API
-from tests.schemas import apply_defaults, crd_version, validate, validate_core
+from tests.schemas import KUBERNETES_VERSIONS, apply_defaults, crd_version, validate, validate_core
 
 GIE_V1 = ("gie-v1.0.0", "gie-v1.5.0", "gie-v1.6.0")
 
@@ -221,3 +222,47 @@ def test_metadata_maps_hold_strings(field):
     service = copy.deepcopy(SERVICE)
     service["metadata"][field] = {"prometheus.io/port": 8000}
     assert errors_mentioning(validate_core(service), f"metadata: metadata.{field}.prometheus.io/port")
+
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "vllm", "namespace": "default"},
+    "spec": {
+        "replicas": 1,
+        "selector": {"matchLabels": {"app": "vllm"}},
+        "template": {
+            "metadata": {"labels": {"app": "vllm"}},
+            "spec": {"containers": [{"name": "vllm", "image": "vllm/vllm-openai", "ports": [{"containerPort": 8000}]}]},
+        },
+    },
+}
+
+
+def broken_deployments():
+    wrong_type = copy.deepcopy(DEPLOYMENT)
+    wrong_type["spec"]["replicas"] = "two"
+    nested_wrong_type = copy.deepcopy(DEPLOYMENT)
+    nested_wrong_type["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"] = "8000"
+    unknown_field = copy.deepcopy(DEPLOYMENT)
+    unknown_field["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    missing = copy.deepcopy(DEPLOYMENT)
+    del missing["spec"]["selector"]
+    return [wrong_type, nested_wrong_type, unknown_field, missing]
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_the_cached_core_validators_report_what_kubernetes_validate_reports(version):
+    """`validate_core` builds one validator per kind and Kubernetes version and reuses it; its verdicts stay
+    those of `kubernetes_validate.validate`, which re-reads the schemas on every call."""
+    assert validate_core(DEPLOYMENT, (version,)) == []
+    for broken in broken_deployments():
+        with pytest.raises(kubernetes_validate.ValidationError) as raised:
+            kubernetes_validate.validate(broken, version, strict=True)
+        expected = f"{'.'.join(map(str, raised.value.path)) or '<root>'}: {raised.value.message} (Kubernetes {version})"
+        for _ in range(2):  # built on the first call, reused on the second
+            assert validate_core(broken, (version,)) == [expected]
+    wrong_type = broken_deployments()[0]
+    assert validate_core(wrong_type, (version,)) == [
+        f"spec.replicas: 'two' is not of type 'integer', 'null' (Kubernetes {version})"
+    ]

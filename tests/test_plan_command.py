@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,11 +34,15 @@ def run_plan(project: Path, stack: str, out: str) -> subprocess.CompletedProcess
 
 @pytest.fixture(scope="module")
 def planned(project) -> dict[str, dict[str, str]]:
-    """dev and prod, each planned twice into separate folders."""
+    """dev and prod, each planned twice into separate folders (two plans at a time, one per core)."""
+    runs = [(stack, attempt) for stack in ("dev", "prod") for attempt in ("first", "second")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        finished = pool.map(lambda run: run_plan(project, run[0], f"build/{run[0]}-{run[1]}"), runs)
+        completed = dict(zip(runs, finished, strict=True))
     results = {}
     for stack in ("dev", "prod"):
         for attempt in ("first", "second"):
-            result = run_plan(project, stack, f"build/{stack}-{attempt}")
+            result = completed[stack, attempt]
             assert result.returncode == 0, result.stderr
             results[f"{stack}-{attempt}"] = {
                 "stdout": result.stdout,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.model_server import OSS_MOUNT_PATH
+from components.constants import OSS_MOUNT_PATH
 from stacks import compatibility
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel

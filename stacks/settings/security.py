@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from components.gateway_security import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
+from components.constants import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
 

@@ -1,0 +1,8 @@
+"""Names the stack settings share with the components, in a module without SDK imports: the config models
+(`stacks.settings`) load without the Kubernetes or Alibaba Cloud SDK."""
+
+# Where a model server mounts OSS-hosted weights read-only (`components.model_server`).
+OSS_MOUNT_PATH = "/models/weights"
+# ACK's load-balancer Service annotations, set on the gateway's Service (`components.gateway_security`).
+LOAD_BALANCER_ANNOTATION_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
+ADDRESS_TYPE_ANNOTATION = f"{LOAD_BALANCER_ANNOTATION_PREFIX}address-type"
