@@ -28,10 +28,10 @@ test: lint tools
 	$(BIN)/python -m pytest
 
 plan: $(INSTALLED)
-	$(BIN)/python -m stacks.plan --stack $(STACK) --out $(OUT)
+	$(BIN)/python -m tooling.plan --stack $(STACK) --out $(OUT)
 
 bench: $(INSTALLED)
-	$(BIN)/python -m stacks.bench
+	$(BIN)/python -m tooling.bench
 
 # Thin wrappers around the real Pulumi CLI (needs the CLI, a backend login and Alibaba Cloud credentials).
 preview up: $(INSTALLED)

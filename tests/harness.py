@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from stacks.errors import ConfigError
-from stacks.offline.recording import Plan
-from stacks.offline.run import PROJECT_DIR, simulate, try_simulate
-from stacks.offline.stack_files import StackConfig, load_stack_config
+from tooling.offline.recording import Plan
+from tooling.offline.run import PROJECT_DIR, simulate, try_simulate
+from tooling.offline.stack_files import StackConfig, load_stack_config
 
 
 def stack_config(stack: str = "dev", overrides: dict[str, Any] | None = None, secrets=()) -> StackConfig:
@@ -51,7 +51,7 @@ def config_error(stack: str = "dev", overrides: dict[str, Any] | None = None, se
 
 @contextlib.contextmanager
 def _heap_frozen() -> Iterator[None]:
-    """A failed run ends with a full garbage collection (`stacks.offline.run._close`), which in a test session
+    """A failed run ends with a full garbage collection (`tooling.offline.run._close`), which in a test session
     would walk every plan and module loaded so far (~0.15 s a time). Objects that existed before the run are
     moved out of the collector's sight for its duration (`gc.freeze`), so the collection walks only what the
     run allocated, which is all it is there to collect; they are handed back to the collector afterwards."""

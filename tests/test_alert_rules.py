@@ -9,10 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from components import vllm_metrics as vllm
+from metrics import vllm
 from stacks.config_loader import parse_settings
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import available_stacks
 from stacks.settings.observability import AlertSettings
 from tests.harness import stack_config
 from tests.promtool.stack import NAMESPACE, SERVERS, observe
@@ -28,6 +26,8 @@ from tests.promtool.support import (
     versions,
     write_yaml,
 )
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks
 
 SERVER = SERVERS[0]
 POD = f"{SERVER}-6d4f9b7c8d-x2x4z"

@@ -8,10 +8,10 @@ import functools
 
 import pytest
 
-from stacks.offline.recording import Plan, Registration
 from stacks.settings.inference import DEFAULT_WAITING_METRIC, default_models
 from tests.harness import config_error, messages, plan_stack
 from tests.schemas import validate
+from tooling.offline.recording import Plan, Registration
 
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

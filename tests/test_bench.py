@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from stacks import bench
-from stacks.bench import SdkName
+from tooling import bench
+from tooling.bench import SdkName
 
 
 @pytest.fixture(scope="module")

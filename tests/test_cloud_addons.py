@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from components.cluster_addons import AddonPreflightError, AddonSpec, config_schema_problems, related_names
+from components.cloud.cluster_addons import AddonPreflightError, AddonSpec, config_schema_problems, related_names
 from stacks.config_loader import load_settings
 from stacks.layers.cloud import build_cloud
-from stacks.offline import mocks
-from stacks.offline.run import try_simulate
 from tests.harness import stack_config
+from tooling.offline import mocks
+from tooling.offline.run import try_simulate
 
 ADDONS_INVOKE = "alicloud:cs/getKubernetesAddons:getKubernetesAddons"
 METADATA_INVOKE = "alicloud:cs/getKubernetesAddonMetadata:getKubernetesAddonMetadata"

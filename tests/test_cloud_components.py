@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components.cluster_addons import AddonSpec, ClusterAddonsArgs
-from components.kubernetes_access import KubernetesAccessArgs
-from components.node_pool import Autoscaling, NodePoolArgs
+from components.cloud.cluster_addons import AddonSpec, ClusterAddonsArgs
+from components.cloud.kubernetes_access import KubernetesAccessArgs
+from components.cloud.node_pool import Autoscaling, NodePoolArgs
 
 
 def pool_args(**extra) -> NodePoolArgs:

@@ -18,10 +18,10 @@ import pytest
 from stacks.config_loader import load_settings
 from stacks.layers import CloudLayer
 from stacks.layers.cloud import build_cloud
-from stacks.offline.recording import SECRET, Plan, Registration
-from stacks.offline.run import simulate
-from stacks.offline.stack_files import UNDECRYPTED_SECRET
 from tests.harness import plan_stack, stack_config
+from tooling.offline.recording import SECRET, Plan, Registration
+from tooling.offline.run import simulate
+from tooling.offline.stack_files import UNDECRYPTED_SECRET
 
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 NODE_POOL = "alicloud:cs/nodePool:NodePool"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import available_stacks, load_stack_config
 from stacks.settings.cloud import GPU_FAMILIES, gpu_family, gpus_in
 from tests.harness import config_error, messages
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks, load_stack_config
 
 VSWITCHES = [
     {"zoneId": "cn-hangzhou-i", "cidr": "10.0.0.0/20"},

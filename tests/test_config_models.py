@@ -16,10 +16,10 @@ from pydantic import BaseModel, SecretStr
 
 from stacks.config_loader import model_at, parse_settings
 from stacks.errors import ConfigError, key_path
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import available_stacks
 from stacks.settings import StackSettings
 from tests.harness import config_error, messages, stack_config
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks
 
 PLANTED = "PLANTED-VALUE-7f3a"
 SECRET_KEYS = {

@@ -13,14 +13,14 @@ import pytest
 import yaml
 
 from stacks.config_loader import parse_settings
-from stacks.offline.recording import SECRET, Plan
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import available_stacks
 from stacks.settings import StackSettings
 from tests.harness import plan_stack, stack_config
 from tests.releases import ENVOY_GATEWAY, GATEWAY_API, PROMETHEUS_OPERATOR
 from tests.releases import INFERENCE_EXTENSION as RELEASES
 from tests.schemas import apply_defaults, crd_version, validate
+from tooling.offline.recording import SECRET, Plan
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks
 
 POOL_GROUPS = {"v1alpha1": "inference.networking.x-k8s.io", "v1alpha2": "inference.networking.x-k8s.io",
                "v1": "inference.networking.k8s.io"}  # fmt: skip

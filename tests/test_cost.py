@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from stacks.config_loader import parse_settings
-from stacks.cost import LIST_PRICES, estimate, prices_of, render
 from stacks.errors import ConfigError
-from stacks.offline.checkout import copy_program
-from stacks.offline.run import simulate
 from stacks.settings.cloud import GpuPoolSettings
 from stacks.settings.cost import PriceTable
 from tests.harness import stack_config
+from tooling.cost import LIST_PRICES, estimate, prices_of, render
+from tooling.offline.checkout import copy_program
+from tooling.offline.run import simulate
 
 GPU = "ecs.gn7i-c8g1.2xlarge"
 GPU_LARGE = "ecs.gn7i-c16g1.4xlarge"
@@ -169,7 +169,7 @@ def test_the_offline_plan_prints_the_dev_stacks_cost_from_its_price_table(tmp_pa
     }
     (project / "Pulumi.priced.yaml").write_text(yaml.safe_dump(stack))
     result = subprocess.run(
-        [sys.executable, "-m", "stacks.plan", "--stack", "priced", "--out", "build/priced"],
+        [sys.executable, "-m", "tooling.plan", "--stack", "priced", "--out", "build/priced"],
         cwd=project,
         capture_output=True,
         text=True,

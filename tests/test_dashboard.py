@@ -7,11 +7,9 @@ import re
 
 import pytest
 
-from components import envoy_metrics
-from components.vllm_dashboard import DASHBOARD_FILE, render
+from dashboards.vllm_inference import DASHBOARD_FILE, render
+from metrics import envoy as envoy_metrics
 from stacks.config_loader import parse_settings
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import available_stacks
 from tests.harness import stack_config
 from tests.promtool.support import (
     all_vllm_series,
@@ -22,6 +20,8 @@ from tests.promtool.support import (
     version_metrics,
     versions,
 )
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks
 
 DASHBOARD = json.loads(DASHBOARD_FILE.read_text())
 PANELS = [panel for panel in DASHBOARD["panels"] if panel["type"] != "row"]
@@ -38,7 +38,7 @@ VLLM_TARGETS = [(title, target) for title, target in TARGETS if not is_gateway(t
 
 
 def test_the_committed_file_is_the_generators_output():
-    assert DASHBOARD_FILE.read_text() == render(), "run `python -m components.vllm_dashboard`"
+    assert DASHBOARD_FILE.read_text() == render(), "run `python -m dashboards.vllm_inference`"
 
 
 def test_panel_ids_are_unique_and_panels_do_not_overlap():

@@ -9,11 +9,11 @@ import pulumi_alicloud as alicloud
 import pulumi_kubernetes as k8s
 import pytest
 
-from stacks.graph import node_id, render_mermaid
-from stacks.offline.recording import Plan
-from stacks.offline.run import simulate
-from stacks.plan import write_plan
 from tests.harness import plan_stack, stack_config
+from tooling.graph import node_id, render_mermaid
+from tooling.offline.recording import Plan
+from tooling.offline.run import simulate
+from tooling.plan import write_plan
 
 NODE = re.compile(r"^\s*(r_\w+)(\[\"|\(\"|\{\{\")(.*?)(\"\]|\"\)|\"\}\})$")
 SUBGRAPH = re.compile(r'^\s*subgraph (r_\w+)\["(.*)"\]$')

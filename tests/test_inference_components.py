@@ -7,9 +7,10 @@ import json
 
 import yaml
 
-from components import benchmark, benchmark_script, endpoint_picker, gateway, inference_routing, model_server
-from components.inference_routing import PoolSpec, RoutingSpec
-from components.model_server import (
+from components.constants import CHAT_TEMPLATES_DIR
+from components.inference import benchmark, benchmark_script, endpoint_picker, gateway, inference_routing, model_server
+from components.inference.inference_routing import PoolSpec, RoutingSpec
+from components.inference.model_server import (
     BakedWeights,
     HuggingFaceWeights,
     Lora,
@@ -17,7 +18,6 @@ from components.model_server import (
     OssWeights,
 )
 from components.placement import Placement
-from stacks.settings.inference import CHAT_TEMPLATES_DIR
 from tests.schemas import validate
 
 TUTORIAL = ModelServerSpec(

@@ -10,10 +10,10 @@ import pulumi
 from stacks.config_loader import load_settings
 from stacks.layers.cloud import build_cloud
 from stacks.layers.inference import build_inference
-from stacks.offline.recording import SECRET, Plan, Registration
-from stacks.offline.run import simulate
 from tests.harness import plan_stack, stack_config
 from tests.test_conformance import EVERYTHING, planned
+from tooling.offline.recording import SECRET, Plan, Registration
+from tooling.offline.run import simulate
 
 ADDON = "alicloud:cs/kubernetesAddon:KubernetesAddon"
 NODE_POOL = "alicloud:cs/nodePool:NodePool"

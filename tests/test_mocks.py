@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from stacks.offline import mocks
 from stacks.settings import StackSettings
 from tests.test_cloud_layer import ADDON, CLUSTER, cloud_run
+from tooling.offline import mocks
 
 
 def test_two_runs_give_the_same_plan():

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components import vllm_metrics as vllm
-from components.vllm_metrics import MODEL, POD, Scope
+from metrics import vllm
+from metrics.vllm import MODEL, POD, Scope
 from tests.conftest import VLLM_DIR
 from tests.promtool.support import run_promtool, versions, write_yaml
 

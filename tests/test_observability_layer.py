@@ -8,19 +8,19 @@ import json
 import pytest
 import yaml
 
-from components import envoy_metrics
-from components.grafana_dashboard import SIDECAR_LABEL
-from components.monitoring_stack import CHART, annotation_scrape_job, envoy_scrape_job
-from components.vllm_dashboard import DASHBOARD_FILE
+from components.observability.grafana_dashboard import SIDECAR_LABEL
+from components.observability.monitoring_stack import CHART, annotation_scrape_job, envoy_scrape_job
+from dashboards.vllm_inference import DASHBOARD_FILE
+from metrics import envoy as envoy_metrics
 from stacks.config_loader import parse_settings
 from stacks.errors import ConfigError
 from stacks.layers.observability import model_server_pod_labels
-from stacks.offline.recording import SECRET
 from tests.harness import stack_config
 from tests.promtool.scrape import discovered, relabel
 from tests.promtool.stack import NAMESPACE, SERVERS, observe
 from tests.promtool.support import run_promtool, write_yaml
 from tests.schemas import metadata_errors, validate_core
+from tooling.offline.recording import SECRET
 
 CONFIG_MAP = "kubernetes:core/v1:ConfigMap"
 RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from components.grafana_dashboard import SIDECAR_LABEL
-from components.monitoring_stack import annotation_scrape_job
-from components.vllm_dashboard import DASHBOARD_FILE
+from components.observability.grafana_dashboard import SIDECAR_LABEL
+from components.observability.monitoring_stack import annotation_scrape_job
+from dashboards.vllm_inference import DASHBOARD_FILE
 from tests.harness import plan_stack
 from tests.promtool.scrape import discovered, relabel
 

@@ -6,9 +6,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from stacks.offline.recording import SECRET, plain
-from stacks.offline.run import simulate, try_simulate
 from tests.harness import stack_config
+from tooling.offline.recording import SECRET, plain
+from tooling.offline.run import simulate, try_simulate
 
 STACK_URN = "urn:pulumi:dev::ack-inference::pulumi:pulumi:Stack::ack-inference-dev"
 

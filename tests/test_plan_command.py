@@ -1,4 +1,4 @@
-"""`python -m stacks.plan` end to end, run the way a user runs it, from a copy of the project."""
+"""`python -m tooling.plan` end to end, run the way a user runs it, from a copy of the project."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.offline.checkout import copy_program
-from stacks.offline.stack_files import UNDECRYPTED_SECRET
+from tooling.offline.checkout import copy_program
+from tooling.offline.stack_files import UNDECRYPTED_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def project(tmp_path_factory) -> Path:
 
 def run_plan(project: Path, stack: str, out: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stacks.plan", "--stack", stack, "--out", out],
+        [sys.executable, "-m", "tooling.plan", "--stack", stack, "--out", out],
         cwd=project,
         capture_output=True,
         text=True,

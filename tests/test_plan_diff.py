@@ -1,4 +1,4 @@
-"""`python -m stacks.plan_diff` between revisions of a git repository holding a copy of this project.
+"""`python -m tooling.plan_diff` between revisions of a git repository holding a copy of this project.
 
 The copies run a small test program (the file `__main__.py` of each revision) through the project's own plan
 command, so each revision is planned exactly as a user's checkout would be.
@@ -15,13 +15,13 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from stacks.offline.checkout import copy_program
-from stacks.offline.run import simulate
-from stacks.plan import write_plan
-from stacks.plan_diff import Side, load_plan, render_markdown, truncate
 from stacks.settings.cloud import GpuPoolSettings
 from tests.harness import stack_config
 from tests.test_offline_recording import program as recording_program
+from tooling.offline.checkout import copy_program
+from tooling.offline.run import simulate
+from tooling.plan import write_plan
+from tooling.plan_diff import Side, load_plan, render_markdown, truncate
 
 GPU = "ecs.gn7i-c8g1.2xlarge"
 GPU_PRICE, EIP_PRICE, HOURS = 2.0, 0.01, 730
@@ -111,7 +111,7 @@ def make_repository(root: Path, project: Path) -> Path:
 
 def plan_diff(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "stacks.plan_diff", "--stack", "dev", *args],
+        [sys.executable, "-m", "tooling.plan_diff", "--stack", "dev", *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -253,7 +253,7 @@ def test_long_output_is_cut_at_a_line_with_its_code_block_closed():
     cut = truncate(markdown, 2000)
     assert len(cut) <= 2000
     assert cut.count("```") % 2 == 0
-    assert cut.endswith("truncated: run `python -m stacks.plan_diff` locally for the full diff.\n")
+    assert cut.endswith("truncated: run `python -m tooling.plan_diff` locally for the full diff.\n")
     assert truncate(markdown, len(markdown)) == markdown
 
 

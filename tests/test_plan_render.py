@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stacks.plan import render_kubernetes_yaml
+from tooling.plan import render_kubernetes_yaml
 
 OPTIONS = {"sort_keys": False, "default_flow_style": False, "width": 120}
 # Keys and values as the objects hold them: names, labels, flags, long lines, YAML-significant characters.

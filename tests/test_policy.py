@@ -34,10 +34,10 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 from pulumi_policy.version import VERSION as POLICY_SDK_VERSION
 
 from policy import rules
-from stacks.offline.recording import Plan, Registration
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import StackConfig, available_stacks
 from tests.harness import plan_stack, stack_config
+from tooling.offline.recording import Plan, Registration
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import StackConfig, available_stacks
 
 POLICY_DIR = PROJECT_DIR / "policy"
 MODEL_SERVER = "vllm-llama2-7b-pool-deployment"

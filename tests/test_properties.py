@@ -21,10 +21,10 @@ from pydantic.fields import FieldInfo
 
 from stacks.config_loader import parse_settings
 from stacks.errors import PROJECT, ConfigError
-from stacks.offline.run import PROJECT_DIR, try_simulate
-from stacks.offline.stack_files import available_stacks, encode_value, load_stack_config
 from stacks.settings import StackSettings
 from tests.harness import stack_config
+from tooling.offline.run import PROJECT_DIR, try_simulate
+from tooling.offline.stack_files import available_stacks, encode_value, load_stack_config
 
 PLANTED = "planted-secret-"
 UNKNOWN_KEYS = st.sampled_from(["replica", "enabeld", "Name", "extra", "gpu_count", ""])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.graph import render_mermaid
-from stacks.offline.recording import Plan, Registration
-from stacks.offline.run import simulate
-from stacks.plan import render_kubernetes_yaml, render_plan_json
 from tests.harness import plan_stack, stack_config
+from tooling.graph import render_mermaid
+from tooling.offline.recording import Plan, Registration
+from tooling.offline.run import simulate
+from tooling.plan import render_kubernetes_yaml, render_plan_json
 
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"
 VPC = "alicloud:vpc/network:Network"

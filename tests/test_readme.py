@@ -2,10 +2,10 @@
 
 import re
 
-from stacks.config_reference import iter_keys
-from stacks.readme import CONFIG_BLOCK, GRAPH_BLOCK, markers, render
 from tests.conftest import PROJECT_DIR
 from tests.harness import plan_stack
+from tooling.config_reference import iter_keys
+from tooling.readme import CONFIG_BLOCK, GRAPH_BLOCK, markers, render
 
 README = (PROJECT_DIR / "README.md").read_text()
 SETUP_COMMANDS = ["make test", "make plan STACK=dev"]
@@ -15,7 +15,7 @@ def test_generated_blocks_match_the_settings_models_and_the_dev_plan():
     for block in (CONFIG_BLOCK, GRAPH_BLOCK):
         start, end = markers(block)
         assert README.count(start) == 1 and README.count(end) == 1, block
-    assert render(README, plan_stack("dev")) == README, "run `python -m stacks.readme --write`"
+    assert render(README, plan_stack("dev")) == README, "run `python -m tooling.readme --write`"
 
 
 def test_every_key_has_a_meaning():

@@ -16,10 +16,10 @@ import logging
 import pytest
 import yaml
 
-from stacks.graph import render_mermaid
-from stacks.offline.recording import SECRET, Plan
-from stacks.plan import render_kubernetes_yaml, render_plan_json, summary
 from tests.harness import plan_stack
+from tooling.graph import render_mermaid
+from tooling.offline.recording import SECRET, Plan
+from tooling.plan import render_kubernetes_yaml, render_plan_json, summary
 
 HF_TOKEN = "hf_plantedHuggingFaceToken7f3a9c"
 API_KEY = "planted-api-key-5b8e2d7c1a"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.gateway import GatewaySpec, Timeouts, gateway
-from components.gateway_security import (
+from components.inference.gateway import GatewaySpec, Timeouts, gateway
+from components.inference.gateway_security import (
     ADDRESS_TYPE_ANNOTATION,
     GatewaySecuritySpec,
     RateLimit,
@@ -18,7 +18,7 @@ from components.gateway_security import (
     security_policy,
     traffic_policy,
 )
-from components.network_policies import IsolatedServer, Peer, network_policy
+from components.inference.network_policies import IsolatedServer, Peer, network_policy
 from tests.releases import ENVOY_GATEWAY, GATEWAY_API
 from tests.schemas import crd_version, validate
 

@@ -9,13 +9,13 @@ import json
 
 import yaml
 
-from stacks.offline.recording import SECRET
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import available_stacks
 from stacks.settings.inference import image_problem
 from tests.harness import plan_stack
 from tests.releases import ENVOY_GATEWAY
 from tests.schemas import validate
+from tooling.offline.recording import SECRET
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks
 
 PROXY = "kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"
 SECURITY_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy"

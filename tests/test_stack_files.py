@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.offline.stack_files import (
+from tooling.offline.stack_files import (
     UNDECRYPTED_SECRET,
     StackFileError,
     available_stacks,

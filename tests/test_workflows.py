@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks.offline.stack_files import available_stacks
-from stacks.plan_diff import argument_parser
 from tests.conftest import PROJECT_DIR
+from tooling.offline.stack_files import available_stacks
+from tooling.plan_diff import argument_parser
 
 WORKFLOWS_DIR = PROJECT_DIR / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml"))
@@ -126,7 +126,7 @@ def test_without_backend_secrets_the_offline_plan_diff_is_posted_instead():
     assert offline["if"] == "steps.backend.outputs.available != 'true'"
     assert "steps.backend.outputs.available != 'true'" in comment["if"]
     # The command line the workflow runs is one the module accepts.
-    command = re.search(r"python -m stacks\.plan_diff (.*?) >", offline["run"])
+    command = re.search(r"python -m tooling\.plan_diff (.*?) >", offline["run"])
     assert command is not None
     parsed = argument_parser().parse_args(command.group(1).replace('"$STACK"', "dev").split())
     assert (parsed.base, parsed.stack) == ("HEAD^1", "dev")

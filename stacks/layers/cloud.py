@@ -11,11 +11,11 @@ from typing import Any
 
 import pulumi
 
-from components.ack_cluster import AckCluster, AckClusterArgs, ControlPlaneLogs
-from components.cluster_addons import AddonSpec, ClusterAddons, ClusterAddonsArgs
-from components.kubernetes_access import KubernetesAccess, KubernetesAccessArgs
-from components.network import Network, NetworkArgs, ZoneSubnets
-from components.node_pool import Autoscaling, NodePool, NodePoolArgs, Taint
+from components.cloud.ack_cluster import AckCluster, AckClusterArgs, ControlPlaneLogs
+from components.cloud.cluster_addons import AddonSpec, ClusterAddons, ClusterAddonsArgs
+from components.cloud.kubernetes_access import KubernetesAccess, KubernetesAccessArgs
+from components.cloud.network import Network, NetworkArgs, ZoneSubnets
+from components.cloud.node_pool import Autoscaling, NodePool, NodePoolArgs, Taint
 from components.placement import Placement
 from stacks.errors import PROJECT, key_path
 from stacks.layers import CloudLayer

@@ -11,10 +11,11 @@ from typing import Any
 
 import pulumi
 
-from components.benchmark import Benchmark, BenchmarkArgs, BenchmarkSpec
-from components.endpoint_picker import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs, PickerSpec
-from components.endpoint_picker import selector_labels as picker_labels
-from components.gateway import (
+from components.constants import CHAT_TEMPLATES_DIR
+from components.inference.benchmark import Benchmark, BenchmarkArgs, BenchmarkSpec
+from components.inference.endpoint_picker import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs, PickerSpec
+from components.inference.endpoint_picker import selector_labels as picker_labels
+from components.inference.gateway import (
     HTTP_LISTENER,
     INFERENCE_LISTENER,
     Gateway,
@@ -24,14 +25,14 @@ from components.gateway import (
     Timeouts,
     service_backend,
 )
-from components.gateway_security import (
+from components.inference.gateway_security import (
     GatewaySecurity,
     GatewaySecurityArgs,
     GatewaySecuritySpec,
     RateLimit,
     proxy_name,
 )
-from components.inference_routing import (
+from components.inference.inference_routing import (
     PRIORITIES,
     InferenceRouting,
     InferenceRoutingArgs,
@@ -39,7 +40,7 @@ from components.inference_routing import (
     RoutingSpec,
     pool_backend,
 )
-from components.model_server import (
+from components.inference.model_server import (
     MODEL_SERVER_PORT,
     Autoscaling,
     BakedWeights,
@@ -52,14 +53,13 @@ from components.model_server import (
     selector_labels,
     weights_access,
 )
-from components.namespace import Namespace
-from components.network_policies import IsolatedServer, NetworkIsolation, NetworkIsolationArgs, Peer
+from components.inference.namespace import Namespace
+from components.inference.network_policies import IsolatedServer, NetworkIsolation, NetworkIsolationArgs, Peer
 from stacks import compatibility
 from stacks.layers import CloudLayer, InferenceLayer, ModelServerRef
 from stacks.settings import StackSettings
 from stacks.settings.inference import (
     BUNDLED_CHAT_TEMPLATES,
-    CHAT_TEMPLATES_DIR,
     ModelSettings,
     benchmark_model,
     routing_groups,

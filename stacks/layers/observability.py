@@ -13,11 +13,11 @@ from typing import Any
 
 import pulumi
 
-from components.alert_rules import AlertRules, AlertRulesArgs, AlertThresholds, ModelServerTarget
-from components.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs
-from components.model_server import METRICS_PATH
-from components.monitoring_stack import MonitoringStack, MonitoringStackArgs
-from components.vllm_dashboard import DASHBOARD_FILE, render
+from components.inference.model_server import METRICS_PATH
+from components.observability.alert_rules import AlertRules, AlertRulesArgs, AlertThresholds, ModelServerTarget
+from components.observability.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs
+from components.observability.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from dashboards.vllm_inference import DASHBOARD_FILE, render
 from stacks.layers import CloudLayer, InferenceLayer, ObservabilityLayer
 from stacks.settings import StackSettings
 from stacks.settings.inference import ModelSettings

@@ -1,7 +1,7 @@
 """The price table the offline plan's cost preview uses (`ack-inference:prices`).
 
 Prices are hourly, pay-as-you-go, in one currency: put your own or contracted prices here. Items left unset use
-the list prices in `stacks/cost.py` (each with its source and date) when the currency is USD, and are otherwise
+the list prices in `tooling/cost.py` (each with its source and date) when the currency is USD, and are otherwise
 reported as "no price configured".
 """
 
@@ -27,7 +27,7 @@ class PriceTable(ConfigModel):
     cluster_specs: dict[str, NonNegativeFloat] = Field(
         default_factory=dict,
         description="Hourly cluster management fee by `clusterSpec`, e.g. `ack.pro.small: 0.09`. With `currency: "
-        "USD`, a spec left out uses the list price in `stacks/cost.py` if there is one (with its source and date).",
+        "USD`, a spec left out uses the list price in `tooling/cost.py` if there is one (with its source and date).",
     )
     nat_gateway: NonNegativeFloat | None = Field(
         None, description="Hourly instance fee of one NAT gateway (capacity units are billed on top, by use)."

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from components.constants import OSS_MOUNT_PATH
+from components.constants import CHAT_TEMPLATES_DIR, OSS_MOUNT_PATH
 from stacks import compatibility
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
@@ -19,8 +18,6 @@ if TYPE_CHECKING:
 
 MAX_MODELS = 16
 MAX_ADAPTERS = 16
-# Chat templates shipped with the project, by name (file `stacks/chat_templates/<name>.jinja`).
-CHAT_TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "chat_templates"
 BUNDLED_CHAT_TEMPLATES = sorted(path.stem for path in CHAT_TEMPLATES_DIR.glob("*.jinja"))
 # The tutorial's names that do not follow from the model server's name.
 TUTORIAL_OBJECTIVE_NAME = "inferencemodel-sample"

@@ -15,10 +15,10 @@ from components.placement import Placement
 from stacks.config_loader import parse_settings
 from stacks.layers import CloudLayer, InferenceLayer, ModelServerRef
 from stacks.layers.observability import build_observability
-from stacks.offline.recording import Plan
-from stacks.offline.run import simulate
 from stacks.settings.observability import ObservabilitySettings
 from tests.harness import stack_config
+from tooling.offline.recording import Plan
+from tooling.offline.run import simulate
 
 NAMESPACE = "llm"
 SERVERS = ("vllm-llama2-7b-pool", "qwen-pool")

@@ -3,7 +3,7 @@
 Targets: the plan of `dev` costs at most 1.3x that import floor; each extra model costs at most 30 ms of CPU.
 
 The floor imports exactly the SDK classes and functions that the program's source (`__main__.py`,
-`components/`, `stacks/`) names, found by parsing it: `alicloud.cs.ManagedKubernetes` becomes
+`components/`, `stacks/`, `metrics/`, `dashboards/`) names, found by parsing it: `alicloud.cs.ManagedKubernetes` becomes
 `from pulumi_alicloud.cs import ManagedKubernetes`, so the SDK's lazy modules really load: what any program
 using those names pays, collections at exit included. The plan freezes its heap after imports (`gc.freeze()`),
 so it skips those collections; a floor that freezes too is measured as a stricter reference, not a target.
@@ -32,16 +32,16 @@ from pathlib import Path
 import yaml
 
 from stacks.config_loader import parse_settings
-from stacks.offline.checkout import copy_program
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import load_stack_config
 from stacks.settings.inference import MAX_MODELS
+from tooling.offline.checkout import copy_program
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import load_stack_config
 
 DEV_RATIO_TARGET = 1.3
 PER_MODEL_TARGET_MS = 30.0
 SDK_PACKAGES = ("pulumi", "pulumi_alicloud", "pulumi_kubernetes")
 # The program's source: what the offline plan runs (the program itself and the harness around it).
-PROGRAM_SOURCES = ("__main__.py", "components", "stacks")
+PROGRAM_SOURCES = ("__main__.py", "components", "stacks", "metrics", "dashboards")
 
 
 # --- The SDK names the program uses ------------------------------------------------------------------------
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         dev_models, wide_models = model_count("dev", checkout), model_count(fan_out, checkout)
 
         def plan(stack: str) -> list[str]:
-            return [sys.executable, "-m", "stacks.plan", "--stack", stack, "--out", f"build/{stack}"]
+            return [sys.executable, "-m", "tooling.plan", "--stack", stack, "--out", f"build/{stack}"]
 
         commands = {
             "floor": [sys.executable, "-c", import_floor_script(names, freeze=False)],

@@ -19,9 +19,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components import envoy_metrics as envoy
-from components.grafana_dashboard import SIDECAR_LABEL
-from components.vllm_metrics import NAMESPACE, POD
+from components.observability.grafana_dashboard import SIDECAR_LABEL
+from metrics import envoy
+from metrics.vllm import NAMESPACE, POD
 
 CHART = "kube-prometheus-stack"
 # The release name contains the chart name, so the chart names its objects `<release>-<component>`.

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from components import hardening, kube
-from components.inference_routing import OBJECTIVE_API_VERSION, POOL_GROUPS, X_K8S_GROUP
+from components.inference.inference_routing import OBJECTIVE_API_VERSION, POOL_GROUPS, X_K8S_GROUP
 from components.placement import Placement
 
 EXT_PROC_PORT = 9002

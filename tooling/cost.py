@@ -11,9 +11,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stacks.offline.recording import Registration
-from stacks.offline.stack_files import StackConfig
 from stacks.settings.cost import PriceTable
+from tooling.offline.recording import Registration
+from tooling.offline.stack_files import StackConfig
 
 NODE_POOL = "alicloud:cs/nodePool:NodePool"
 CLUSTER = "alicloud:cs/managedKubernetes:ManagedKubernetes"

@@ -16,7 +16,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from components import kube
-from components.gateway import INFERENCE_LISTENER, RouteRule, Timeouts, http_route
+from components.inference.gateway import INFERENCE_LISTENER, RouteRule, Timeouts, http_route
 
 ApiVersion = Literal["v1alpha1", "v1alpha2", "v1"]
 X_K8S_GROUP = "inference.networking.x-k8s.io"

@@ -16,9 +16,9 @@ import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
-from stacks.offline.mocks import ProviderMocks
-from stacks.offline.recording import Plan, RecordingMonitor
-from stacks.offline.stack_files import StackConfig
+from tooling.offline.mocks import ProviderMocks
+from tooling.offline.recording import Plan, RecordingMonitor
+from tooling.offline.stack_files import StackConfig
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 

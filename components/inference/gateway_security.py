@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from components import kube
 from components.constants import ADDRESS_TYPE_ANNOTATION
-from components.gateway import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
+from components.inference.gateway import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
 
 ENVOY_GATEWAY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
 

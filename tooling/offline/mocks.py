@@ -58,7 +58,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
     def call(self, args: MockCallArgs) -> dict[str, Any]:
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
-            raise NotImplementedError(f"no offline mock for invoke {args.token}; add one to stacks/offline/mocks.py")
+            raise NotImplementedError(f"no offline mock for invoke {args.token}; add one to tooling/offline/mocks.py")
         return result(args)
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from stacks.offline.run import PROJECT_DIR
+from tooling.offline.run import PROJECT_DIR
 
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "components", "dashboards")
+# The Pulumi program (what `pulumi up` runs) and the offline tooling that plans it.
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "components", "metrics", "dashboards", "tooling")
 
 
 def copy_program(destination: Path, source: Path = PROJECT_DIR) -> Path:

@@ -1,7 +1,7 @@
 """The configuration reference, generated from the settings models (the README embeds it; a test keeps it in sync).
 
-python -m stacks.config_reference            # print the Markdown table
-python -m stacks.config_reference --write    # update README.md between the markers
+python -m tooling.config_reference            # print the Markdown table
+python -m tooling.config_reference --write    # update README.md between the markers
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Offline plan: runs the program for one stack under provider mocks and writes what it would apply.
 
-    python -m stacks.plan --stack dev --out build/dev
+    python -m tooling.plan --stack dev --out build/dev
 
 Writes `kubernetes.yaml` (every Kubernetes object), `plan.json` (every resource, secrets redacted) and
 `graph.mmd` (a Mermaid picture of components, resources and dependencies), and prints a summary with the
@@ -19,11 +19,11 @@ from pathlib import Path
 import pulumi
 import yaml
 
-from stacks.cost import estimate, prices_of, render
-from stacks.graph import render_mermaid
-from stacks.offline.recording import Plan, Registration
-from stacks.offline.run import PROJECT_DIR, simulate
-from stacks.offline.stack_files import StackFileError, load_stack_config
+from tooling.cost import estimate, prices_of, render
+from tooling.graph import render_mermaid
+from tooling.offline.recording import Plan, Registration
+from tooling.offline.run import PROJECT_DIR, simulate
+from tooling.offline.stack_files import StackFileError, load_stack_config
 
 EXIT_CONFIG_ERROR = 2
 
@@ -129,7 +129,7 @@ def summary(plan: Plan) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stacks.plan", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tooling.plan", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml")
     parser.add_argument("--out", type=Path, help="output folder (default build/<stack>)")
     args = parser.parse_args(argv)

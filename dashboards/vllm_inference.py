@@ -1,8 +1,8 @@
 """The vLLM inference dashboard (Grafana JSON), generated from the metric catalogue.
 
-    python -m components.vllm_dashboard     # rewrites dashboards/vllm-inference.json
+    python -m dashboards.vllm_inference     # rewrites dashboards/vllm-inference.json
 
-Every query comes from `components.vllm_metrics` (and `components.envoy_metrics` for the gateway row), so a
+Every query comes from `metrics.vllm` (and `metrics.envoy` for the gateway row), so a
 vLLM rename is fixed in one place. Panels read the `${datasource}` variable, whose default is the
 `DS_PROMETHEUS` import input; `model_name` and `pod` filter every vLLM panel.
 """
@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components import envoy_metrics as envoy
-from components import vllm_metrics as vllm
-from components.vllm_metrics import MODEL, POD, Scope
+from metrics import envoy, vllm
+from metrics.vllm import MODEL, POD, Scope
 
-DASHBOARD_FILE = Path(__file__).resolve().parents[1] / "dashboards" / "vllm-inference.json"
+DASHBOARD_FILE = Path(__file__).with_name("vllm-inference.json")
 UID = "ack-inference-vllm"
 TITLE = "vLLM inference (ack-inference)"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

@@ -14,7 +14,7 @@ import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from components import hardening, kube
-from components.gateway import GATEWAY_API_GROUP
+from components.inference.gateway import GATEWAY_API_GROUP
 from components.placement import Placement
 
 SCRIPT = Path(__file__).with_name("benchmark_script.py")

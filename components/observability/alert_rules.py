@@ -15,8 +15,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 from pydantic import BaseModel, ConfigDict
 
-from components import vllm_metrics as vllm
-from components.vllm_metrics import MODEL, NAMESPACE, POD, Scope
+from metrics import vllm
+from metrics.vllm import MODEL, NAMESPACE, POD, Scope
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"

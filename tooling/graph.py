@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from stacks.offline.recording import Plan, Registration
+from tooling.offline.recording import Plan, Registration
 
 
 def node_id(urn: str, name: str) -> str:

@@ -1,9 +1,9 @@
 """Offline plan diff: what a change does to a stack, with neither the Pulumi CLI nor cloud credentials.
 
-    python -m stacks.plan_diff --base origin/main --stack dev
+    python -m tooling.plan_diff --base origin/main --stack dev
 
 Plans the base revision (extracted with `git archive` into a temporary folder) and the working tree at once, each
-with `python -m stacks.plan` under the current interpreter, and prints Markdown: the resources added, changed and
+with `python -m tooling.plan` under the current interpreter, and prints Markdown: the resources added, changed and
 removed, the changed inputs of cloud resources, a unified diff per changed Kubernetes object and the change in
 indicative monthly cost. Secrets stay "[secret]", as in the plans.
 """
@@ -24,10 +24,10 @@ from typing import Any
 
 import yaml
 
-from stacks.cost import CostEstimate, LineItem, estimate, prices_of, span
-from stacks.offline.recording import Plan, Registration
-from stacks.offline.run import PROJECT_DIR
-from stacks.offline.stack_files import StackFileError, load_stack_config
+from tooling.cost import CostEstimate, LineItem, estimate, prices_of, span
+from tooling.offline.recording import Plan, Registration
+from tooling.offline.run import PROJECT_DIR
+from tooling.offline.stack_files import StackFileError, load_stack_config
 
 WORKING_TREE = "working tree"
 ABSENT = "(absent)"
@@ -57,7 +57,7 @@ class PlanDiff:
 
 
 def load_plan(path: Path) -> Plan:
-    """A plan back from its `plan.json` (the format every revision of `stacks.plan` writes)."""
+    """A plan back from its `plan.json` (the format every revision of `tooling.plan` writes)."""
     data = json.loads(path.read_text())
     resources = []
     for entry in data["resources"]:
@@ -105,7 +105,7 @@ def extract_revision(ref: str, destination: Path) -> str:
 
 @dataclass
 class PlanRun:
-    """`python -m stacks.plan` of one side, running in the background."""
+    """`python -m tooling.plan` of one side, running in the background."""
 
     project_dir: Path
     stack: str
@@ -120,7 +120,7 @@ def start_plan(project_dir: Path, stack: str, out: Path, label: str) -> PlanRun:
     stderr = out.with_name(f"{out.name}.stderr")
     with stderr.open("w") as stream:
         process = subprocess.Popen(
-            [sys.executable, "-m", "stacks.plan", "--stack", stack, "--out", str(out)],
+            [sys.executable, "-m", "tooling.plan", "--stack", stack, "--out", str(out)],
             cwd=project_dir,
             stdout=subprocess.DEVNULL,
             stderr=stream,
@@ -296,7 +296,7 @@ def truncate(markdown: str, max_chars: int) -> str:
     """Cuts at a line boundary, closing an open code block, when the text is longer than `max_chars`."""
     if len(markdown) <= max_chars:
         return markdown
-    note = "\n\n… truncated: run `python -m stacks.plan_diff` locally for the full diff.\n"
+    note = "\n\n… truncated: run `python -m tooling.plan_diff` locally for the full diff.\n"
     head = markdown[: max(0, max_chars - len(note) - 4)].rsplit("\n", 1)[0]
     if sum(1 for line in head.splitlines() if line.startswith("```")) % 2:
         head += "\n```"
@@ -304,7 +304,7 @@ def truncate(markdown: str, max_chars: int) -> str:
 
 
 def argument_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m stacks.plan_diff", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tooling.plan_diff", description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="git revision to compare with (branch, tag or commit)")
     parser.add_argument("--stack", required=True, help="stack name; reads Pulumi.<stack>.yaml on both sides")
     parser.add_argument("--max-chars", type=int, help="cut the Markdown to this length (a PR comment's limit)")

@@ -1,0 +1,1 @@
+"""Cloud layer components: network, ACK cluster, node pools, add-ons, Kubernetes access."""

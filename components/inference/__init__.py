@@ -1,0 +1,1 @@
+"""Inference layer components: model servers, gateway, routing, endpoint picker, benchmark, isolation."""

@@ -1,0 +1,1 @@
+"""Observability layer components: alert rules, Grafana dashboard, self-managed monitoring."""
