@@ -1,7 +1,7 @@
 """The Gateway's Envoy metrics that compare the plain listener (8080) with the inference-aware one (8081).
 
 ACK's Gateway with Inference Extension runs Envoy Gateway proxies. What this module assumes about them (none of
-it can be checked offline; the README repeats it):
+it can be checked offline; docs/observability.md repeats it):
 
 - each proxy pod serves Envoy's Prometheus stats on port 19001 at `/stats/prometheus` and carries the labels
   `app.kubernetes.io/component: proxy` and `app.kubernetes.io/managed-by: envoy-gateway`;

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from stacks.errors import ConfigProblem
 
 if TYPE_CHECKING:
-    from stacks.settings import StackSettings
+    from stacks.settings.stack import StackSettings
 
 # Add-on versions look like `v1.4.0-apsara.4`. Within one base version every `aliyun.N` build precedes the
 # `apsara.N` builds (inferred from the changelog dates: v1.4.0-aliyun.1 2025-05-27, v1.4.0-apsara.3 2025-09-04).
@@ -178,8 +178,6 @@ def kv_cache_metric(version: tuple[int, int, int]) -> str | None:
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     """Every skew between the add-on version, the routing config and the model servers' vLLM versions."""
-    from stacks.settings.inference import routing_groups  # that module imports this one
-
     configured = settings.addons.inference_gateway.version
     addon = AddonVersion.parse(configured) if configured else ASSUMED_ADDON_VERSION
     if addon is None:
@@ -205,7 +203,7 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
         yield from needs(loc, f"`{api}`", API_VERSIONS_SERVED[api])
     if routing.attachment_mode == "backendRef":
         yield from needs(("routing", "attachment"), "an HTTPRoute backendRef to an InferencePool", POOL_BACKEND_REF)
-    if len(routing_groups(settings.models)) > 1:
+    if len({model.served_name for model in settings.models}) > 1:  # several routing groups
         yield from needs(("models",), "routing several served model names by header", MODEL_NAME_HEADER)
     self_hosted = routing.endpoint_picker.mode == "selfHosted"
     for index, model in enumerate(settings.models):

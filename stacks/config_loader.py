@@ -25,6 +25,16 @@ def project_config() -> tuple[dict[str, str], set[str]]:
 
     The language host hands config over as ``PULUMI_CONFIG`` (JSON); tests and the offline plan set it
     with ``pulumi.runtime.set_all_config``. Both are read so the program sees exactly what Pulumi sees.
+
+    Why the SDK's runtime internals and not ``pulumi.Config(PROJECT)``: the public class
+    (``pulumi/config.py``, ``class Config``) reads one key at a time (``get``, ``get_object``, ``get_secret``,
+    ``require*``, all through ``Config._get`` -> ``pulumi.runtime.config.get_config(full_key)``) and has no
+    method that lists the keys of a namespace, which the loader needs to report unknown keys and typos, nor one
+    that says whether a key is stored as a secret (``get_secret``/``require_secret`` wrap any value, secret or
+    not; the only test is ``pulumi/runtime/config.py: is_config_secret``), which it needs to refuse secrets kept
+    in plain text. So the key set comes from ``pulumi/runtime/config.py``: ``get_config_env()`` and the
+    ``CONFIG`` context variable for the values, ``get_config_secret_keys_env()`` and ``is_config_secret()``
+    for the secret keys. ``tests/test_config_sdk.py`` fails if the pinned SDK changes any of them.
     """
     raw: dict[str, Any] = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
     secret_env = set(pulumi_config.get_config_secret_keys_env())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.settings.cloud import GPU_FAMILIES, gpu_family, gpus_in
+from stacks.settings.compute import GPU_FAMILIES, gpu_family, gpus_in
 from tests.harness import config_error, messages
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import available_stacks, load_stack_config

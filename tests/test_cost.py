@@ -13,7 +13,7 @@ import yaml
 
 from stacks.config_loader import parse_settings
 from stacks.errors import ConfigError
-from stacks.settings.cloud import GpuPoolSettings
+from stacks.settings.compute import GpuPoolSettings
 from stacks.settings.cost import PriceTable
 from tests.harness import stack_config
 from tooling.cost import LIST_PRICES, estimate, prices_of, render

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 import pytest
 import yaml
 
-from stacks.settings.cloud import GpuPoolSettings
+from stacks.settings.compute import GpuPoolSettings
 from tests.harness import stack_config
 from tests.test_offline_recording import program as recording_program
 from tooling.offline.checkout import copy_program

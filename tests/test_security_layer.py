@@ -9,7 +9,7 @@ import json
 
 import yaml
 
-from stacks.settings.inference import image_problem
+from stacks.settings.formats import image_problem
 from tests.harness import plan_stack
 from tests.releases import ENVOY_GATEWAY
 from tests.schemas import validate

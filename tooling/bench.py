@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from stacks.config_loader import parse_settings
-from stacks.settings.inference import MAX_MODELS
+from stacks.settings.models import MAX_MODELS
 from tooling.offline.checkout import copy_program
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import load_stack_config

@@ -1,8 +1,5 @@
-"""The configuration reference, generated from the settings models (the README embeds it; a test keeps it in sync).
-
-python -m tooling.config_reference            # print the Markdown table
-python -m tooling.config_reference --write    # update README.md between the markers
-"""
+"""The configuration reference, generated from the settings models: `python -m tooling.docs --write` puts it in
+docs/configuration.md and docs/configuration-workloads.md, and a test keeps those pages in sync."""
 
 from __future__ import annotations
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pulumi
 import pulumi_alicloud as alicloud
+
+from components.vocabulary import Cni
 
 # What ACK installs at creation. The cluster's `addons` list is create-only, so only what the cluster cannot
 # start without goes here (network plugin, storage); everything else is a `cs.KubernetesAddon`.
@@ -33,7 +34,7 @@ class AckClusterArgs:
     spec: str
     vswitch_ids: list[pulumi.Input[str]]
     service_cidr: str
-    cni: Literal["terway", "flannel"]
+    cni: Cni
     # Terway: pod vSwitches (the node vSwitches when empty). Flannel: the pod CIDR.
     pod_vswitch_ids: list[pulumi.Input[str]] = field(default_factory=list)
     pod_cidr: str | None = None

@@ -91,6 +91,7 @@ def config_schema_problems(addon: AddonSpec, schema_text: str) -> list[str]:
 
 
 class ClusterAddons(pulumi.ComponentResource):
+    # By role (`AddonSpec.role`): what the layers wait for (CRD installers, virtual nodes, ARMS).
     addons: dict[str, alicloud.cs.KubernetesAddon]
 
     def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
@@ -118,7 +119,7 @@ class ClusterAddons(pulumi.ComponentResource):
                     custom_timeouts=ADDON_TIMEOUTS,
                 ),
             )
-        self.register_outputs({role: a.id for role, a in self.addons.items()})
+        self.register_outputs({"addons": self.addons})
 
     def _checked_config(self, addon: AddonSpec, entry: Any) -> pulumi.Output[str | None] | None:
         if not addon.config:

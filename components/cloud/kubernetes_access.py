@@ -29,7 +29,9 @@ class KubernetesAccessArgs:
 
 
 class KubernetesAccess(pulumi.ComponentResource):
+    # The explicit provider every Kubernetes object uses.
     provider: k8s.Provider
+    # Always a secret.
     kubeconfig: pulumi.Output[str]
 
     def __init__(self, name: str, args: KubernetesAccessArgs, opts: pulumi.ResourceOptions | None = None):
@@ -50,4 +52,4 @@ class KubernetesAccess(pulumi.ComponentResource):
             cluster_identifier=args.cluster_identifier,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"kubeconfig": self.kubeconfig})
+        self.register_outputs({"kubeconfig": self.kubeconfig, "provider": self.provider})

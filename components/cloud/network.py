@@ -33,6 +33,8 @@ class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     vswitch_ids: list[pulumi.Output[str]]
     pod_vswitch_ids: list[pulumi.Output[str]]
+    # The SNAT entry when the network has NAT egress (else empty): what must exist before anything pulls images.
+    egress: list[pulumi.Resource]
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:cloud:Network", name, None, opts)
@@ -63,14 +65,19 @@ class Network(pulumi.ComponentResource):
             if zone.pod_cidr is not None:
                 pod_switches.append(switch("pods", zone.zone_id, zone.pod_cidr))
         # The egress path must exist before anything pulls images, so consumers wait for the SNAT entry.
-        self.egress: list[pulumi.Resource] = []
+        self.egress = []
         if args.nat_gateway:
             self.egress = self._nat_egress(name, args, vpc, node_switches[0])
         self.vpc_id = vpc.id
         self.vswitch_ids = [s.id for s in node_switches]
         self.pod_vswitch_ids = [s.id for s in pod_switches]
         self.register_outputs(
-            {"vpcId": self.vpc_id, "vswitchIds": self.vswitch_ids, "podVswitchIds": self.pod_vswitch_ids}
+            {
+                "vpcId": self.vpc_id,
+                "vswitchIds": self.vswitch_ids,
+                "podVswitchIds": self.pod_vswitch_ids,
+                "egress": self.egress,
+            }
         )
 
     def _nat_egress(

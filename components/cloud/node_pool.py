@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 import pulumi
 import pulumi_alicloud as alicloud
+
+from components.vocabulary import ScalingType, TaintEffect
 
 
 @dataclass(frozen=True)
 class Taint:
     key: str
     value: str
-    effect: Literal["NoSchedule", "NoExecute", "PreferNoSchedule"]
+    effect: TaintEffect
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class NodePoolArgs:
     size: int | None = None
     autoscaling: Autoscaling | None = None
     # The autoscaler's instance class (`cpu`, `gpu`).
-    scaling_type: Literal["cpu", "gpu"] = "cpu"
+    scaling_type: ScalingType = "cpu"
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[Taint] = field(default_factory=list)
     spot: bool = False

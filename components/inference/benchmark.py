@@ -166,6 +166,9 @@ class BenchmarkArgs:
 
 
 class Benchmark(pulumi.ComponentResource):
+    # The Job's name (`kubectl logs job/<name>`).
+    job: str
+
     def __init__(self, name: str, args: BenchmarkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:Benchmark", name, None, opts)
         spec = args.spec
@@ -181,7 +184,8 @@ class Benchmark(pulumi.ComponentResource):
             spec,
             child,
         )
-        self.job = kube.create(
+        kube.create(
             f"{name}-job", job(spec), pulumi.ResourceOptions(parent=self, depends_on=[*prerequisites, *args.depends_on])
         )
-        self.register_outputs({"job": spec.name})
+        self.job = spec.name
+        self.register_outputs({"job": self.job})

@@ -9,7 +9,7 @@ explicit: `--secure-serving` is always passed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 import yaml
@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from components import hardening, kube
 from components.inference.inference_routing import OBJECTIVE_API_VERSION, POOL_GROUPS, X_K8S_GROUP
 from components.placement import Placement
+from components.vocabulary import PickerTls, RoutingStrategy
 
 EXT_PROC_PORT = 9002
 HEALTH_PORT = 9003
@@ -39,8 +40,8 @@ class PickerSpec(BaseModel):
     pool_name: str
     image: str
     replicas: int
-    tls: Literal["selfSigned", "plaintext"]
-    routing_strategy: Literal["DEFAULT", "PREFIX_CACHE"]
+    tls: PickerTls
+    routing_strategy: RoutingStrategy
     # The KV-cache metric to read when the model server's vLLM no longer exports the picker's default.
     kv_cache_metric: str | None = None
     cpu: str
@@ -272,6 +273,10 @@ class EndpointPickerArgs:
 
 
 class EndpointPicker(pulumi.ComponentResource):
+    # The Service the InferencePool's `extensionRef` names, and its ext-proc port.
+    service: str
+    port: int
+
     def __init__(self, name: str, args: EndpointPickerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:EndpointPicker", name, None, opts)
         spec = args.spec
@@ -289,12 +294,14 @@ class EndpointPicker(pulumi.ComponentResource):
             spec,
             child,
         )
-        self.deployment = kube.create(
+        kube.create(
             f"{name}-deployment",
             deployment(spec),
             pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *prerequisites]),
         )
-        self.service = kube.create(f"{name}-service", service(spec), child)
+        kube.create(f"{name}-service", service(spec), child)
         if spec.high_availability:
             kube.create(f"{name}-pdb", disruption_budget(spec), child)
-        self.register_outputs({"service": spec.name, "port": EXT_PROC_PORT})
+        self.service = spec.name
+        self.port = EXT_PROC_PORT
+        self.register_outputs({"service": self.service, "port": self.port})

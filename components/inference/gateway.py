@@ -166,6 +166,11 @@ class GatewayArgs:
 
 
 class Gateway(pulumi.ComponentResource):
+    # The Gateway object: the inference route attaches to it.
+    gateway: pulumi.CustomResource
+    # Listener name -> port.
+    listeners: dict[str, int]
+
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:Gateway", name, None, opts)
         spec = args.spec
@@ -181,10 +186,10 @@ class Gateway(pulumi.ComponentResource):
             gateway(spec),
             pulumi.ResourceOptions(parent=self, depends_on=[*installers, *args.protection]),
         )
-        self.plain_route = kube.create(
+        kube.create(
             f"{name}-route-{PLAIN_ROUTE_NAME}",
             plain_route(spec),
             pulumi.ResourceOptions(parent=self, depends_on=[*args.crd_installers, self.gateway, *args.backends]),
         )
         self.listeners = listeners(spec)
-        self.register_outputs({"gateway": spec.name, "listeners": self.listeners})
+        self.register_outputs({"gateway": self.gateway, "listeners": self.listeners})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from components import kube
 from components.constants import ADDRESS_TYPE_ANNOTATION
 from components.inference.gateway import ENVOY_GATEWAY_GROUP, GATEWAY_API_GROUP
+from components.vocabulary import AddressType, RateLimitUnit
 
 ENVOY_GATEWAY_API_VERSION = f"{ENVOY_GATEWAY_GROUP}/v1alpha1"
 
@@ -28,7 +29,7 @@ class RateLimit(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     requests: int
-    unit: Literal["Second", "Minute", "Hour", "Day"]
+    unit: RateLimitUnit
 
 
 class GatewaySecuritySpec(BaseModel):
@@ -36,7 +37,7 @@ class GatewaySecuritySpec(BaseModel):
 
     gateway_name: str
     namespace: str
-    address_type: Literal["intranet", "internet"]
+    address_type: AddressType
     load_balancer_annotations: dict[str, str] = {}
     allowed_cidrs: tuple[str, ...] = ()
     # Names of the API-key clients (the keys themselves travel as secret Outputs); empty: no authentication.
@@ -134,31 +135,34 @@ class GatewaySecurity(pulumi.ComponentResource):
     """The EnvoyProxy the Gateway references and the policies on the Gateway; the Gateway waits for all of them,
     so it is never programmed without its protection."""
 
+    # The EnvoyProxy's name (the Gateway's `infrastructure.parametersRef`), the load balancer's address type and
+    # the names of the policies attached to the Gateway.
+    envoy_proxy: str
+    address_type: str
+    policies: list[str]
+
     def __init__(self, name: str, args: GatewaySecurityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:security:GatewaySecurity", name, None, opts)
         spec = args.spec
         if sorted(args.api_keys) != sorted(spec.api_key_clients):
             raise ValueError(f"gateway security {name}: the API keys do not match the configured clients")
         child = pulumi.ResourceOptions(parent=self, depends_on=args.crd_installers)
-        self.proxy = kube.create(f"{name}-proxy", envoy_proxy(spec), child)
+        kube.create(f"{name}-proxy", envoy_proxy(spec), child)
         policy_ready: list[pulumi.Resource] = []
         if args.api_keys:
             # Wrapped again so that a caller's plain value can never reach the state unencrypted.
             keys = {client: pulumi.Output.secret(key) for client, key in args.api_keys.items()}
             policy_ready.append(kube.create(f"{name}-api-keys", api_key_secret(spec, keys), child))
         policies = [body for body in (security_policy(spec), traffic_policy(spec)) if body is not None]
-        self.policies = [
+        for body in policies:
             kube.create(
                 f"{name}-{body['kind'].lower()}",
                 body,
                 pulumi.ResourceOptions(parent=self, depends_on=[*args.crd_installers, *policy_ready]),
             )
-            for body in policies
-        ]
+        self.envoy_proxy = proxy_name(spec)
+        self.address_type = spec.address_type
+        self.policies = [body["metadata"]["name"] for body in policies]
         self.register_outputs(
-            {
-                "envoyProxy": proxy_name(spec),
-                "addressType": spec.address_type,
-                "policies": [body["metadata"]["name"] for body in policies],
-            }
+            {"envoyProxy": self.envoy_proxy, "addressType": self.address_type, "policies": self.policies}
         )

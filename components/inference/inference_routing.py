@@ -10,17 +10,17 @@ have its own version, so that a migration runs v1alpha2 and v1 pools side by sid
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ConfigDict
 
 from components import kube
 from components.inference.gateway import INFERENCE_LISTENER, RouteRule, Timeouts, http_route
+from components.vocabulary import Attachment, Criticality, FailureMode, InferenceApiVersion, RoutingStrategy
 
-ApiVersion = Literal["v1alpha1", "v1alpha2", "v1"]
 X_K8S_GROUP = "inference.networking.x-k8s.io"
-POOL_GROUPS: dict[ApiVersion, str] = {
+POOL_GROUPS: dict[InferenceApiVersion, str] = {
     "v1alpha1": X_K8S_GROUP,
     "v1alpha2": X_K8S_GROUP,
     "v1": "inference.networking.k8s.io",
@@ -38,7 +38,7 @@ PRIORITIES = {"Critical": 0, "Standard": -1, "Sheddable": -2}
 FULL_WEIGHT = 100
 
 
-def pool_api_version(api: ApiVersion) -> str:
+def pool_api_version(api: InferenceApiVersion) -> str:
     return f"{POOL_GROUPS[api]}/{api}"
 
 
@@ -53,29 +53,29 @@ class PoolSpec(BaseModel):
     # Every model name the pool serves (served name first, then LoRA adapters) and their InferenceModel names.
     model_names: tuple[str, ...]
     objective_name: str
-    criticality: Literal["Critical", "Standard", "Sheddable"]
+    criticality: Criticality
     # This pool's own API version while a migration runs pools of both versions side by side; None: the routing's.
-    api: ApiVersion | None = None
+    api: InferenceApiVersion | None = None
 
 
 class RoutingSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # The API of every pool without its own.
-    api: ApiVersion
+    api: InferenceApiVersion
     namespace: str
-    attachment: Literal["annotation", "backendRef"]
+    attachment: Attachment
     gateway_name: str
     inference_port: int
-    routing_strategy: Literal["DEFAULT", "PREFIX_CACHE"] | None = None
-    failure_mode: Literal["FailOpen", "FailClose"] | None = None
+    routing_strategy: RoutingStrategy | None = None
+    failure_mode: FailureMode | None = None
     timeouts: Timeouts
     pools: list[PoolSpec]
     # The `llm-gw` route's rules (attachment `backendRef`); backends from `pool_backend`.
     rules: list[RouteRule] = []
 
 
-def pool_backend(api: ApiVersion, pool: str, weight: int | None = None) -> dict[str, Any]:
+def pool_backend(api: InferenceApiVersion, pool: str, weight: int | None = None) -> dict[str, Any]:
     """An HTTPRoute backendRef to a pool: its group must be the pool's, and it has no port."""
     backend: dict[str, Any] = {"group": POOL_GROUPS[api], "kind": "InferencePool", "name": pool}
     if weight is not None:
@@ -83,7 +83,7 @@ def pool_backend(api: ApiVersion, pool: str, weight: int | None = None) -> dict[
     return backend
 
 
-def pool_api(spec: RoutingSpec, pool: PoolSpec) -> ApiVersion:
+def pool_api(spec: RoutingSpec, pool: PoolSpec) -> InferenceApiVersion:
     return pool.api or spec.api
 
 
@@ -200,18 +200,21 @@ class InferenceRoutingArgs:
 
 
 class InferenceRouting(pulumi.ComponentResource):
+    # The InferencePools' names.
+    pools: list[str]
+
     def __init__(self, name: str, args: InferenceRoutingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:InferenceRouting", name, None, opts)
         spec = args.spec
         installed = pulumi.ResourceOptions(parent=self, depends_on=args.crd_installers)
-        self.pools: dict[str, pulumi.Resource] = {}
+        pools: dict[str, pulumi.Resource] = {}
         for pool_name, (pool, *named) in routing_objects(spec).items():
-            self.pools[pool_name] = kube.create(f"{name}-{pool_name}-pool", pool, installed)
+            pools[pool_name] = kube.create(f"{name}-{pool_name}-pool", pool, installed)
             for body in named:
                 kube.create(
                     f"{name}-{body['metadata']['name']}-{body['kind'].lower()}",
                     body,
-                    pulumi.ResourceOptions(parent=self, depends_on=[*args.crd_installers, self.pools[pool_name]]),
+                    pulumi.ResourceOptions(parent=self, depends_on=[*args.crd_installers, pools[pool_name]]),
                 )
         route = inference_route(spec)
         if route is not None:
@@ -219,6 +222,7 @@ class InferenceRouting(pulumi.ComponentResource):
             kube.create(
                 f"{name}-route-{INFERENCE_ROUTE_NAME}",
                 route,
-                pulumi.ResourceOptions(parent=self, depends_on=[*args.crd_installers, *gateway, *self.pools.values()]),
+                pulumi.ResourceOptions(parent=self, depends_on=[*args.crd_installers, *gateway, *pools.values()]),
             )
-        self.register_outputs({"pools": list(self.pools)})
+        self.pools = list(pools)
+        self.register_outputs({"pools": self.pools})

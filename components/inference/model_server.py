@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import posixpath
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import pulumi
 from pydantic import BaseModel, ConfigDict
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from components import hardening, kube
 from components.constants import OSS_MOUNT_PATH
 from components.placement import Placement
+from components.vocabulary import BakedSource, HuggingFaceSource, OssSource, ZoneSpread
 
 MODEL_SERVER_PORT = 8000
 PORT_NAME = "http"
@@ -52,12 +53,12 @@ class _Spec(BaseModel):
 
 
 class BakedWeights(_Spec):
-    kind: Literal["baked"] = "baked"
+    kind: BakedSource = "baked"
     path: str
 
 
 class HuggingFaceWeights(_Spec):
-    kind: Literal["huggingFace"] = "huggingFace"
+    kind: HuggingFaceSource = "huggingFace"
     repo: str
     revision: str | None = None
     cache_size_gib: int
@@ -67,7 +68,7 @@ class HuggingFaceWeights(_Spec):
 
 
 class OssWeights(_Spec):
-    kind: Literal["oss"] = "oss"
+    kind: OssSource = "oss"
     bucket: str
     endpoint: str
     path: str
@@ -119,7 +120,7 @@ class ModelServerSpec(_Spec):
     extra_pod_labels: dict[str, str] = {}
     image_pull_secret: str | None = None
     # Spread the pods across zones (production): how strictly, or None for no constraint.
-    zone_spread: Literal["ScheduleAnyway", "DoNotSchedule"] | None = None
+    zone_spread: ZoneSpread | None = None
     # With autoscaling, `replicas` is only the count at creation; the HPA owns it afterwards.
     autoscaling: Autoscaling | None = None
 
@@ -528,6 +529,13 @@ class ModelServer(pulumi.ComponentResource):
     """One model server: its Deployment, Service, PodDisruptionBudget, optional HorizontalPodAutoscaler and what its
     pods mount."""
 
+    # What the other layers wait for (the namespace's first objects) and route to.
+    deployment: pulumi.CustomResource
+    service: pulumi.CustomResource
+    # The pods' selector labels and the serving port (pools, network policies, metrics).
+    selector_labels: dict[str, str]
+    port: int
+
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:ModelServer", name, None, opts)
         spec = args.spec
@@ -563,7 +571,7 @@ class ModelServer(pulumi.ComponentResource):
             ),
         )
         self.service = kube.create(f"{name}-service", service(spec), child)
-        self.disruption_budget = kube.create(f"{name}-pdb", disruption_budget(spec), child)
+        kube.create(f"{name}-pdb", disruption_budget(spec), child)
         if spec.autoscaling is not None:
             kube.create(
                 f"{name}-autoscaler",
@@ -572,4 +580,11 @@ class ModelServer(pulumi.ComponentResource):
             )
         self.selector_labels = selector_labels(spec)
         self.port = MODEL_SERVER_PORT
-        self.register_outputs({"deployment": spec.name, "service": spec.name, "port": MODEL_SERVER_PORT})
+        self.register_outputs(
+            {
+                "deployment": self.deployment,
+                "service": self.service,
+                "selectorLabels": self.selector_labels,
+                "port": self.port,
+            }
+        )

@@ -14,9 +14,13 @@ def namespace(name: str) -> dict[str, Any]:
 
 
 class Namespace(pulumi.ComponentResource):
+    # The Namespace object: what the objects in it wait for.
+    namespace: pulumi.CustomResource
+
     def __init__(self, name: str, namespace_name: str, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:Namespace", name, None, opts)
         self.namespace = kube.create(
             f"{name}-namespace", namespace(namespace_name), pulumi.ResourceOptions(parent=self)
         )
-        self.register_outputs({"name": namespace_name})
+        # `name` is informational (the namespace's name), not an attribute.
+        self.register_outputs({"name": namespace_name, "namespace": self.namespace})

@@ -72,9 +72,13 @@ class NetworkIsolationArgs:
 
 
 class NetworkIsolation(pulumi.ComponentResource):
+    # The NetworkPolicies' names.
+    policies: list[str]
+
     def __init__(self, name: str, args: NetworkIsolationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:security:NetworkIsolation", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         for server in args.servers:
             kube.create(f"{name}-{server.name}", network_policy(server, args.peers), child)
-        self.register_outputs({"policies": [policy_name(server) for server in args.servers]})
+        self.policies = [policy_name(server) for server in args.servers]
+        self.register_outputs({"policies": self.policies})

@@ -184,10 +184,13 @@ class AlertRulesArgs(BaseModel):
 
 
 class AlertRules(pulumi.ComponentResource):
+    # The PrometheusRule as `<namespace>/<name>`.
+    prometheus_rule: str
+
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:observability:AlertRules", name, None, opts)
         body = prometheus_rule(name, args.namespace, rule_groups(args.thresholds, args.model_servers))
-        self.rule = k8s.apiextensions.CustomResource(
+        k8s.apiextensions.CustomResource(
             f"{name}-rule",
             api_version=body["apiVersion"],
             kind=body["kind"],
@@ -195,5 +198,5 @@ class AlertRules(pulumi.ComponentResource):
             spec=body["spec"],
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on),
         )
-        self.reference = f"{args.namespace}/{name}"
-        self.register_outputs({"prometheusRule": self.reference})
+        self.prometheus_rule = f"{args.namespace}/{name}"
+        self.register_outputs({"prometheusRule": self.prometheus_rule})

@@ -38,14 +38,17 @@ class GrafanaDashboardArgs(BaseModel):
 
 
 class GrafanaDashboard(pulumi.ComponentResource):
+    # The ConfigMap as `<namespace>/<name>`.
+    config_map: str
+
     def __init__(self, name: str, args: GrafanaDashboardArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:observability:GrafanaDashboard", name, None, opts)
         body = dashboard_config_map(name, args.namespace, args.file_name, args.dashboard_json)
-        self.config_map = k8s.core.v1.ConfigMap(
+        k8s.core.v1.ConfigMap(
             f"{name}-config-map",
             metadata=body["metadata"],
             data=body["data"],
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider, depends_on=args.depends_on),
         )
-        self.reference = f"{args.namespace}/{name}"
-        self.register_outputs({"configMap": self.reference})
+        self.config_map = f"{args.namespace}/{name}"
+        self.register_outputs({"configMap": self.config_map})

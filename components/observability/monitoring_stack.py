@@ -147,19 +147,26 @@ class MonitoringStackArgs(BaseModel):
 
 
 class MonitoringStack(pulumi.ComponentResource):
+    # The Helm release: what serves the monitoring.coreos.com CRDs.
+    release: k8s.helm.v3.Release
+    # Commands that reach Grafana, read its admin password and reach Prometheus.
+    grafana: str
+    grafana_password: str
+    prometheus: str
+
     def __init__(self, name: str, args: MonitoringStackArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:observability:MonitoringStack", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.namespace = k8s.core.v1.Namespace(
+        namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata={"name": args.namespace, "labels": {"app.kubernetes.io/part-of": "ack-inference"}},
             opts=child,
         )
         # Generated once: later runs draw another password but ignore it, so the first one stays (the chart's
         # default would be the public `prom-operator`).
-        self.grafana_admin = k8s.core.v1.Secret(
+        grafana_admin = k8s.core.v1.Secret(
             f"{name}-grafana-admin",
-            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": self.namespace.metadata["name"]},
+            metadata={"name": GRAFANA_ADMIN_SECRET, "namespace": namespace.metadata["name"]},
             string_data={"admin-user": "admin", "admin-password": pulumi.Output.secret(secrets.token_urlsafe(24))},
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["stringData"])),
         )
@@ -169,11 +176,11 @@ class MonitoringStack(pulumi.ComponentResource):
             chart=CHART,
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.chart_repository),
-            namespace=self.namespace.metadata["name"],
+            namespace=namespace.metadata["name"],
             values=helm_values(args.scrape_interval, args.image_registry, GRAFANA_ADMIN_SECRET),
             # Helm's default 5 minutes is short for first pulls of the chart's images from public registries.
             timeout=RELEASE_TIMEOUT_SECONDS,
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self.grafana_admin])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[grafana_admin])),
         )
         self.grafana = f"kubectl -n {args.namespace} port-forward svc/{GRAFANA_SERVICE} 3000:80"
         self.prometheus = f"kubectl -n {args.namespace} port-forward svc/{PROMETHEUS_SERVICE} 9090:9090"
@@ -182,5 +189,10 @@ class MonitoringStack(pulumi.ComponentResource):
             "| base64 -d"
         )
         self.register_outputs(
-            {"grafana": self.grafana, "grafanaPassword": self.grafana_password, "prometheus": self.prometheus}
+            {
+                "release": self.release,
+                "grafana": self.grafana,
+                "grafanaPassword": self.grafana_password,
+                "prometheus": self.prometheus,
+            }
         )

@@ -20,13 +20,9 @@ from components.placement import Placement
 from stacks.errors import PROJECT, key_path
 from stacks.layers import CloudLayer
 from stacks.settings import StackSettings
-from stacks.settings.cloud import (
-    AddonSettings,
-    cluster_mode,
-    creates_nat_gateway,
-    effective_pod_cidr,
-    manages_addons,
-)
+from stacks.settings.addons import AddonSettings, manages_addons
+from stacks.settings.cluster import cluster_mode, effective_pod_cidr
+from stacks.settings.network import creates_nat_gateway
 
 # Node label that tells the pools apart; the placements select on it.
 POOL_LABEL = "ack-inference/pool"

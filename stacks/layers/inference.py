@@ -58,12 +58,8 @@ from components.inference.network_policies import IsolatedServer, NetworkIsolati
 from stacks import compatibility
 from stacks.layers import CloudLayer, InferenceLayer, ModelServerRef
 from stacks.settings import StackSettings
-from stacks.settings.inference import (
-    BUNDLED_CHAT_TEMPLATES,
-    ModelSettings,
-    benchmark_model,
-    routing_groups,
-)
+from stacks.settings.models import BUNDLED_CHAT_TEMPLATES, ModelSettings
+from stacks.settings.routing import benchmark_model, routing_groups
 from stacks.settings.security import scraper_namespaces
 
 OBJECTIVE_HEADER = "x-gateway-inference-objective"

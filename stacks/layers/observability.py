@@ -20,7 +20,7 @@ from components.observability.monitoring_stack import MonitoringStack, Monitorin
 from dashboards.vllm_inference import DASHBOARD_FILE, render
 from stacks.layers import CloudLayer, InferenceLayer, ObservabilityLayer
 from stacks.settings import StackSettings
-from stacks.settings.inference import ModelSettings
+from stacks.settings.models import ModelSettings
 
 DASHBOARD_NAME = "vllm-dashboard"
 ALERT_RULES_NAME = "vllm-alerts"
@@ -97,7 +97,7 @@ def _outputs(
 ) -> dict[str, Any]:
     grafana: dict[str, str] = {"file": f"dashboards/{DASHBOARD_FILE.name}"}
     if dashboard:
-        grafana["configMap"] = dashboard.reference
+        grafana["configMap"] = dashboard.config_map
     if monitoring:
         grafana |= {"grafana": monitoring.grafana, "grafanaPassword": monitoring.grafana_password}
     else:
@@ -111,7 +111,7 @@ def _outputs(
             ],
             "prometheus": monitoring.prometheus if monitoring else "ARMS console > Prometheus monitoring, or your own",
         },
-        "alertRules": rules.reference
+        "alertRules": rules.prometheus_rule
         if rules
         else "none: nothing serves the monitoring.coreos.com CRDs (enable observability.selfManaged or "
         "addons.armsPrometheus, or set observability.alerts.enabled for your own Prometheus Operator)",

@@ -14,11 +14,11 @@ from pydantic import Field
 
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
+from stacks.settings.formats import DNS_LABEL
 
 if TYPE_CHECKING:
-    from stacks.settings import StackSettings
+    from stacks.settings.stack import StackSettings
 
-_DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DURATION = r"^[1-9][0-9]*(s|m)$"
 
 
@@ -64,7 +64,7 @@ class SelfManagedSettings(ConfigModel):
         "clusters without ARMS. Its Prometheus scrapes pods by their `prometheus.io/*` annotations and its "
         "Grafana loads dashboards from labelled ConfigMaps.",
     )
-    namespace: str = Field("monitoring", pattern=_DNS_LABEL, description="Namespace of the monitoring stack.")
+    namespace: str = Field("monitoring", pattern=DNS_LABEL, description="Namespace of the monitoring stack.")
     chart_version: str = Field(
         "67.8.0", pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$", description="Pinned kube-prometheus-stack chart version."
     )

@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, SecretStr, field_validator
 
 from components.constants import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
+from components.vocabulary import AddressType, RateLimitUnit, ZoneSpread
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
+from stacks.settings.formats import DNS_LABEL
 
 if TYPE_CHECKING:
-    from stacks.settings import StackSettings
+    from stacks.settings.stack import StackSettings
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # A Secret data key, which Envoy Gateway reads as the client id of the API key stored under it.
 CLIENT_NAME = r"^[-._a-zA-Z0-9]{1,253}$"
 HEADER_NAME = r"^[A-Za-z0-9][-A-Za-z0-9]{0,99}$"
@@ -28,7 +29,7 @@ ApiKeys = dict[Annotated[str, Field(pattern=CLIENT_NAME)], Annotated[SecretStr, 
 
 
 class ExposureSettings(ConfigModel):
-    address_type: Literal["intranet", "internet"] = Field(
+    address_type: AddressType = Field(
         "intranet",
         description="Address of the gateway's load balancer (ACK annotation `" + ADDRESS_TYPE_ANNOTATION + "`): "
         "`intranet` (reachable from the VPC only, the default) or `internet` (a public IP; needs `apiKeys` or "
@@ -113,9 +114,7 @@ class SecuritySettings(ConfigModel):
         description="Local rate limit on the gateway (Envoy Gateway BackendTrafficPolicy): requests per "
         "`rateLimitUnit`, counted by each Envoy replica; over it clients get HTTP 429. Unset: no limit.",
     )
-    rate_limit_unit: Literal["Second", "Minute", "Hour", "Day"] = Field(
-        "Minute", description="Interval of `rateLimit`."
-    )
+    rate_limit_unit: RateLimitUnit = Field("Minute", description="Interval of `rateLimit`.")
     tls_certificate_secret: str | None = Field(
         None,
         pattern=DNS_LABEL,
@@ -131,7 +130,7 @@ class SecuritySettings(ConfigModel):
         description="Existing docker-registry Secret in the gateway namespace for a private registry (ACR); used "
         "by the model servers, endpoint pickers and the benchmark.",
     )
-    zone_spread: Literal["ScheduleAnyway", "DoNotSchedule"] = Field(
+    zone_spread: ZoneSpread = Field(
         "ScheduleAnyway",
         description="`tier: production` spreads each model server's pods across zones: `ScheduleAnyway` (prefer "
         "other zones) or `DoNotSchedule` (never two more pods in one zone than in another; pods wait when a zone "

@@ -169,7 +169,7 @@ def _kubernetes_addon(args: MockResourceArgs) -> dict[str, Any]:
 
 
 # What a fresh ACK Pro cluster offers (name -> newest version); the gateway names are this project's defaults,
-# which no public source confirms (see the README).
+# which no public source confirms (see docs/cluster-modes.md, add-on names).
 OFFERED_ADDONS: dict[str, str] = {
     "ack-gateway-with-inference-extension": "v1.4.0-apsara.4",
     "ack-node-problem-detector": "1.2.26",

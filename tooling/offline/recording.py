@@ -165,13 +165,18 @@ class RecordingMonitor(MockMonitor):
 
 @dataclass
 class Plan:
-    """What one run of the program registered: resources, stack outputs and Kubernetes objects."""
+    """What one run of the program registered: resources, stack outputs and Kubernetes objects.
+
+    `component_outputs` (component URN -> what it passed to `register_outputs`, as plain data) is for checks
+    only: it is not part of `to_json`, so plan.json carries the stack's outputs alone.
+    """
 
     project: str
     stack: str
     resources: list[Registration]
     outputs: dict[str, Any] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
+    component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def stack_urn(self) -> str:

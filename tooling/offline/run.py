@@ -108,6 +108,7 @@ def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -
         duplicates=monitor.duplicates,
     )
     plan.outputs = monitor.outputs.get(plan.stack_urn, {})
+    plan.component_outputs = {urn: outputs for urn, outputs in monitor.outputs.items() if urn != plan.stack_urn}
     return plan, failure
 
 

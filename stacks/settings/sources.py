@@ -1,0 +1,93 @@
+"""Where a model server's weights come from (`models[].source`): baked into the image, Hugging Face or OSS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from pydantic import Field
+
+from components.constants import OSS_MOUNT_PATH
+from components.vocabulary import WeightsSource
+from stacks.errors import ConfigProblem
+from stacks.settings.base import ConfigModel
+from stacks.settings.formats import DNS_LABEL
+
+# Which source keys each source type reads (and requires); the others must stay unset.
+SOURCE_KEYS: dict[str, set[str]] = {
+    "baked": {"path"},
+    "huggingFace": {"repo", "revision", "cache_size_gib", "cache_storage_class"},
+    "oss": {"bucket", "endpoint", "path", "ram_role", "credentials_secret", "mount_options", "capacity_gib"},
+}
+REQUIRED_SOURCE_KEYS: dict[str, set[str]] = {"huggingFace": {"repo"}, "oss": {"bucket", "endpoint"}}
+DEFAULT_SOURCE_PATHS = {"baked": "/model/llama2", "oss": "/"}
+
+
+class SourceSettings(ConfigModel):
+    type: WeightsSource = Field(
+        "baked",
+        description="`baked`: weights inside the image (the tutorial's way). `huggingFace`: downloaded from the "
+        f"Hugging Face Hub at start-up. `oss`: an OSS bucket mounted read-only at `{OSS_MOUNT_PATH}` through the "
+        "OSS CSI driver (ossfs), the Alibaba-native way for large models.",
+    )
+    path: str | None = Field(
+        None,
+        pattern=r"^/\S*$",
+        description="`baked`: directory of the weights in the image (default `/model/llama2`). `oss`: directory "
+        "of the weights in the bucket (default `/`).",
+    )
+    repo: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]*/[-A-Za-z0-9_.]+$",
+        description="`huggingFace`: model repository, e.g. `meta-llama/Llama-2-7b-hf` (gated repositories need "
+        "the root `hfToken`).",
+    )
+    revision: str | None = Field(
+        None,
+        pattern=r"^[-A-Za-z0-9_./]+$",
+        description="`huggingFace`: branch, tag or commit to pin (recommended: a commit).",
+    )
+    cache_size_gib: int = Field(
+        50, ge=1, le=4096, description="`huggingFace`: size of the download cache (the weights plus headroom), GiB."
+    )
+    cache_storage_class: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="`huggingFace`: StorageClass of a shared ReadWriteMany cache volume (e.g. a NAS class), so a "
+        "restarted or added pod does not download again. Unset: a per-pod emptyDir.",
+    )
+    bucket: str | None = Field(None, pattern=r"^[a-z0-9][-a-z0-9]{1,61}[a-z0-9]$", description="`oss`: bucket name.")
+    endpoint: str | None = Field(
+        None,
+        pattern=r"^[-a-z0-9.]+\.aliyuncs\.com$",
+        description="`oss`: endpoint, e.g. `oss-cn-hangzhou-internal.aliyuncs.com` (the internal one in-region).",
+    )
+    ram_role: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,63}$",
+        description="`oss`: RAM role the CSI driver assumes through RRSA (recommended; needs `cluster.rrsa`).",
+    )
+    credentials_secret: str | None = Field(
+        None,
+        pattern=DNS_LABEL,
+        description="`oss`: existing Secret (keys `akId`, `akSecret`) in the gateway namespace, instead of `ramRole`.",
+    )
+    mount_options: str = Field(
+        "-o umask=022 -o max_stat_cache_size=100000 -o allow_other", description="`oss`: ossfs options (`otherOpts`)."
+    )
+    capacity_gib: int = Field(100, ge=1, le=65536, description="`oss`: capacity stated on the PersistentVolume, GiB.")
+
+    @property
+    def weights_path(self) -> str:
+        return self.path or DEFAULT_SOURCE_PATHS.get(self.type, "/")
+
+
+def source_problems(index: int, source: SourceSettings) -> Iterator[ConfigProblem]:
+    loc = ("models", index, "source")
+    fields = SourceSettings.model_fields
+    for name in sorted(source.model_fields_set - {"type"} - SOURCE_KEYS[source.type]):
+        yield ConfigProblem((*loc, fields[name].alias), f"is not used with `source.type: {source.type}`")
+    for name in sorted(REQUIRED_SOURCE_KEYS.get(source.type, set())):
+        if getattr(source, name) is None:
+            yield ConfigProblem((*loc, fields[name].alias), f"is required with `source.type: {source.type}`")
+    if source.type == "oss" and (source.ram_role is None) == (source.credentials_secret is None):
+        yield ConfigProblem((*loc, "ramRole"), "set exactly one of `ramRole` (RRSA) or `credentialsSecret`")
