@@ -11,10 +11,16 @@ from typing import Any
 
 import pytest
 
-from components.cloud.cluster_addons import AddonPreflightError, AddonSpec, config_schema_problems, related_names
+from components.cloud.cluster_addons import (
+    AddonPreflightError,
+    AddonSpec,
+    config_schema_problems,
+    go_json,
+    related_names,
+)
 from stacks.config_loader import load_settings
 from stacks.layers.cloud import build_cloud
-from tests.harness import stack_config
+from tests.harness import plan_stack, stack_config
 from tooling.offline import mocks
 from tooling.offline.run import try_simulate
 
@@ -179,3 +185,17 @@ def test_schema_problems_name_the_config_path():
 )
 def test_related_names(name, offered, related):
     assert related_names(name, offered) == related
+
+
+def test_addon_config_is_sent_in_the_form_the_provider_reads_back():
+    # The provider stores json.Marshal of the config it reads (resource_alicloud_cs_kubernetes_addon.go):
+    # compact, sorted keys, <>& escaped, integral numbers without a fraction. Any other spelling is a diff on
+    # every preview, since `config` has no diff suppression.
+    assert go_json({"enableInferenceExtension": True}) == '{"enableInferenceExtension":true}'
+    assert go_json({"b": [1.0, 2.5], "a": "x<y>&z é"}) == '{"a":"x\\u003cy\\u003e\\u0026z é","b":[1,2.5]}'
+    plan = plan_stack("dev")
+    configs = [
+        r.inputs["config"] for r in plan.of_type("alicloud:cs/kubernetesAddon:KubernetesAddon") if "config" in r.inputs
+    ]
+    assert configs and all(config == go_json(json.loads(config)) for config in configs)
+    assert '{"enableInferenceExtension":true}' in configs

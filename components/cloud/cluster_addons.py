@@ -151,4 +151,32 @@ def _config_json(addon: AddonSpec, schema_text: str) -> str:
             "The add-on configuration does not match the schema the cluster publishes:\n"
             + "\n".join(f"  - {p}" for p in problems)
         )
-    return json.dumps(addon.config, sort_keys=True)
+    return go_json(addon.config)
+
+
+def _go_numbers(value: object) -> object:
+    """Go decodes every JSON number as float64 and writes an integral one without a fraction (`1.0` -> `1`)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _go_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_go_numbers(item) for item in value]
+    return value
+
+
+# Go's encoding/json escapes these inside strings (HTMLEscape and the JavaScript line separators).
+_GO_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_json(value: object) -> str:
+    """`value` as Go's `json.Marshal` writes it: compact, keys sorted, non-ASCII kept, `<>&` escaped.
+
+    The provider stores `KubernetesAddon.config` as `json.Marshal` of what it reads back
+    (terraform-provider-alicloud `resource_alicloud_cs_kubernetes_addon.go`, Read), and `config` has no diff
+    suppression: any other spelling of the same JSON shows as a change on every preview.
+    """
+    text = json.dumps(_go_numbers(value), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    for character, escaped in _GO_ESCAPES.items():
+        text = text.replace(character, escaped)
+    return text
