@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import subprocess
 from typing import Any
 
 import pulumi
@@ -18,6 +19,7 @@ import pytest
 from stacks.config_loader import load_settings
 from stacks.layers import CloudLayer
 from stacks.layers.cloud import build_cloud
+from tests.conftest import PROJECT_DIR
 from tests.harness import plan_stack, stack_config
 from tooling.offline.recording import SECRET, Plan, Registration
 from tooling.offline.run import simulate
@@ -302,7 +304,18 @@ def test_outputs_name_cluster_vpc_pools_and_a_secret_kubeconfig():
     assert outputs["vpcId"] == "vpc-network-vpc"
     assert outputs["nodePoolIds"] == {"system": "npsystempool", "gpu": "npgpupool"}
     assert outputs["kubeconfig"] == SECRET
-    assert "pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml" in outputs["clusterCommands"]
+    # The credentials go outside the repository, readable by their owner only.
+    assert outputs["clusterCommands"][:2] == [
+        "mkdir -p ~/.kube && (umask 077 && pulumi stack output kubeconfig --show-secrets"
+        " > ~/.kube/ack-inference-dev.yaml)",
+        "export KUBECONFIG=~/.kube/ack-inference-dev.yaml",
+    ]
+
+
+@pytest.mark.parametrize("name", ["kubeconfig", "kubeconfig.yaml", "prod.kubeconfig", "docs/kubeconfig-dev.yml"])
+def test_git_ignores_kubeconfig_files_anywhere_in_the_repository(name):
+    result = subprocess.run(["git", "check-ignore", "-q", "--no-index", name], cwd=PROJECT_DIR, check=False)
+    assert result.returncode == 0, f"{name} is not ignored"
 
 
 def test_preview_with_unknown_cluster_id_does_not_fail():

@@ -91,9 +91,11 @@ def addon_specs(settings: StackSettings) -> list[AddonSpec]:
 def next_commands(settings: StackSettings) -> list[str]:
     commands = []
     if cluster_mode(settings) != "kubeconfig":
+        # Outside the repository and readable by its owner only: the kubeconfig holds cluster credentials.
+        path = f"~/.kube/ack-inference-{pulumi.get_stack()}.yaml"
         commands += [
-            "pulumi stack output kubeconfig --show-secrets > kubeconfig.yaml",
-            "export KUBECONFIG=$PWD/kubeconfig.yaml",
+            f"mkdir -p ~/.kube && (umask 077 && pulumi stack output kubeconfig --show-secrets > {path})",
+            f"export KUBECONFIG={path}",
         ]
     commands.append(f"kubectl get nodes -L {POOL_LABEL}")
     if manages_addons(settings):
