@@ -170,7 +170,7 @@ def test_hugging_face_weights_use_the_token_secret_and_a_cache():
     shared = spec.model_copy(update={"weights": HF.model_copy(update={"cache_storage_class": "nas"})})
     volumes = {v["name"]: v for v in model_server.deployment(shared)["spec"]["template"]["spec"]["volumes"]}
     assert volumes["hf-cache"]["persistentVolumeClaim"]["claimName"] == "vllm-llama2-7b-pool-hf-cache"
-    claim = model_server.hf_cache_claim(shared)
+    claim = model_server.cache_claim(shared)
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"] and claim["spec"]["storageClassName"] == "nas"
     secret = model_server.hf_token_secret(spec, "hf_test")
     assert secret["stringData"] == {"token": "hf_test"}

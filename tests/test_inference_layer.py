@@ -149,7 +149,7 @@ def test_outputs_tell_how_to_reach_both_listeners():
     lookup = "kubectl -n default get gateway/inference-gateway -o jsonpath='{.status.addresses[0].value}'"
     assert outputs["gatewayAddressCommand"] == lookup
     body = (
-        '{"model":"meta-llama/Llama-2-7b-hf","messages":[{"role":"user","content":'
+        '{"model":"modelscope/Llama-2-7b-ms","messages":[{"role":"user","content":'
         '"Explain in one sentence what an inference gateway does."}],"max_tokens":64,"temperature":0}'
     )
     for key, port in (("curlHttpListener", 8080), ("curlInferenceListener", 8081)):
@@ -203,3 +203,22 @@ def test_on_acs_model_servers_carry_the_acs_gpu_labels_outside_the_selector():
     assert pool.inputs["spec"]["selector"]["matchLabels"] == {"app": "vllm-llama2-7b-pool"}
     virtual_node = addon(plan, "ack-virtual-node")
     assert plan.depends_on(plan.one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment"), virtual_node)
+
+
+def test_dev_in_cn_hangzhou_downloads_llama_2_from_modelscope_and_warns_about_docker_hub(monkeypatch):
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    plan = plan_stack("dev", preview=True)
+    pod = plan.one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment").inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    assert args[args.index("--model") + 1] == "modelscope/Llama-2-7b-ms"
+    assert args[args.index("--download-dir") + 1] == "/models/modelscope-cache"
+    assert {"name": "VLLM_USE_MODELSCOPE", "value": "true"} in container["env"]
+    assert not any(e["name"] == "HF_TOKEN" for e in container["env"])
+    assert {"name": "modelscope-cache", "mountPath": "/models/modelscope-cache"} in container["volumeMounts"]
+    assert warned == [
+        "ack-inference:models[0].image: comes from Docker Hub, often slow or unreachable from `cn-hangzhou` "
+        "(mainland China); copy the image to ACR and pull it through the VPC endpoint "
+        "(`registry-vpc.<region>.aliyuncs.com/...`)"
+    ]

@@ -3,6 +3,8 @@ is registered."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stacks import compatibility
@@ -160,7 +162,7 @@ def test_canary_servers_must_serve_the_same_model_names():
     lora = {"adapters": [{"name": "sql-lora", "path": "/adapters/sql"}]}
     found = problems({"models": [{"name": "a", "lora": lora}, {"name": "b"}]})
     assert (
-        "serves `meta-llama/Llama-2-7b-hf` like models[0] (a canary pair) but with other adapters"
+        "serves `modelscope/Llama-2-7b-ms` like models[0] (a canary pair) but with other adapters"
         in found["ack-inference:models[1].lora"]
     )
     assert (
@@ -244,10 +246,29 @@ def test_one_route_holds_at_most_128_header_matches():
     assert "routes 144 model names by header" in problems({"models": models})["ack-inference:models"]
 
 
-def test_the_default_model_downloads_llama_2_from_hugging_face():
-    (model,) = parse_settings({}).models
+def test_the_default_model_downloads_llama_2_from_modelscope_in_mainland_china():
+    (model,) = parse_settings({}, region="cn-hangzhou").models
+    assert (model.source.type, model.source.repo) == ("modelScope", "modelscope/Llama-2-7b-ms")
+    assert model.served_name == "modelscope/Llama-2-7b-ms"
+
+
+@pytest.mark.parametrize("region", ["cn-hongkong", "ap-southeast-1", "us-west-1"])
+def test_the_default_model_downloads_llama_2_from_hugging_face_elsewhere(region):
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({}, region=region)
+    assert messages(caught.value) == [
+        "ack-inference:hfToken: is required: `models[0].source.repo` is a gated Hugging Face repository; set a "
+        "token of an account that accepted its licence (`pulumi config set --secret hfToken <token>`), or use "
+        "`source.type: modelScope`"
+    ]
+    (model,) = parse_settings({"hfToken": "hf_x"}, {"hfToken"}, region=region).models
     assert (model.source.type, model.source.repo) == ("huggingFace", "meta-llama/Llama-2-7b-hf")
-    assert model.served_name == "meta-llama/Llama-2-7b-hf"
+
+
+def test_a_written_source_wins_over_the_regional_default():
+    source = {"type": "huggingFace", "repo": "Qwen/Qwen2.5-0.5B-Instruct"}
+    (model,) = parse_settings({"models": json.dumps([{"source": source}])}, region="cn-hangzhou").models
+    assert (model.source.type, model.source.repo) == ("huggingFace", "Qwen/Qwen2.5-0.5B-Instruct")
 
 
 def test_baked_weights_need_an_image_that_holds_them():
@@ -268,3 +289,50 @@ def test_production_keeps_at_least_two_replicas_of_every_vllm_server():
     }
     assert accepted({"tier": "development", "models": [{"replicas": 1}]})
     assert accepted({"tier": "production", "models": [{"mode": "simulator", "replicas": 1}]})
+
+
+NO_NAT = {"network": {"natGateway": False}}
+
+
+def test_without_a_nat_gateway_every_internet_source_is_an_error():
+    found = problems(NO_NAT)
+    assert set(found) == {"ack-inference:models[0].image", "ack-inference:models[0].source.type"}
+    assert found["ack-inference:models[0].image"].startswith(
+        "needs the internet, but `network.natGateway: false` leaves the nodes without it; copy the image to ACR"
+    )
+    assert found["ack-inference:models[0].source.type"].startswith("`modelScope` downloads the weights")
+    oss = {"type": "oss", "bucket": "models", "endpoint": "oss-cn-hangzhou.aliyuncs.com", "ramRole": "reader"}
+    found = problems(
+        {
+            **NO_NAT,
+            "models": [
+                {
+                    "image": "registry.cn-hangzhou.aliyuncs.com/team/vllm:v0.8.5.post1",
+                    "vllmVersion": "0.8.5.post1",
+                    "source": oss,
+                }
+            ],
+        }
+    )
+    assert set(found) == {"ack-inference:models[0].image", "ack-inference:models[0].source.endpoint"}
+
+
+def test_without_a_nat_gateway_vpc_endpoints_plan():
+    oss = {"type": "oss", "bucket": "models", "endpoint": "oss-cn-hangzhou-internal.aliyuncs.com", "ramRole": "r"}
+    for registry in ("registry-vpc.cn-hangzhou.aliyuncs.com", "acr1-registry-vpc.cn-hangzhou.cr.aliyuncs.com"):
+        model = {"image": f"{registry}/team/vllm:v0.8.5.post1", "source": oss}
+        assert accepted({**NO_NAT, "models": [model]}).models[0].source.type == "oss"
+
+
+def test_docker_hub_and_hugging_face_warn_in_mainland_china_only():
+    from stacks.settings import settings_warnings
+
+    hf = {"models": json.dumps([{"source": {"type": "huggingFace", "repo": "Qwen/Qwen2.5-0.5B-Instruct"}}])}
+    for region, expected in (("cn-hangzhou", 2), ("cn-beijing", 2), ("cn-hongkong", 0), ("us-west-1", 0)):
+        found = [str(w) for w in settings_warnings(parse_settings(hf, region=region))]
+        assert len(found) == expected, (region, found)
+    found = sorted(str(w) for w in settings_warnings(parse_settings(hf, region="cn-hangzhou")))
+    assert found[0].startswith("ack-inference:models[0].image: comes from Docker Hub, often slow or unreachable")
+    assert "ACR" in found[0]
+    assert found[1].startswith("ack-inference:models[0].source.type: `huggingFace`: the Hugging Face Hub")
+    assert "ModelScope" in found[1] and "OSS" in found[1]

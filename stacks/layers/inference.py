@@ -46,6 +46,7 @@ from components.inference.model_server import (
     BakedWeights,
     HuggingFaceWeights,
     Lora,
+    ModelScopeWeights,
     ModelServer,
     ModelServerArgs,
     ModelServerSpec,
@@ -72,8 +73,17 @@ def chat_template_text(template: str | None) -> str | None:
     return template
 
 
-def weights(settings: StackSettings, model: ModelSettings) -> BakedWeights | HuggingFaceWeights | OssWeights:
+def weights(
+    settings: StackSettings, model: ModelSettings
+) -> BakedWeights | HuggingFaceWeights | ModelScopeWeights | OssWeights:
     source = model.source
+    if source.type == "modelScope":
+        return ModelScopeWeights(
+            repo=source.repo,
+            revision=source.revision,
+            cache_size_gib=source.cache_size_gib,
+            cache_storage_class=source.cache_storage_class,
+        )
     if source.type == "huggingFace":
         return HuggingFaceWeights(
             repo=source.repo,

@@ -13,7 +13,7 @@ from stacks import compatibility
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
 from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, pinned_image
-from stacks.settings.sources import SourceSettings, source_problems
+from stacks.settings.sources import SourceSettings, gated, in_mainland_china, source_problems
 
 if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
@@ -25,6 +25,9 @@ BUNDLED_CHAT_TEMPLATES = sorted(path.stem for path in CHAT_TEMPLATES_DIR.glob("*
 TUTORIAL_OBJECTIVE_NAME = "inferencemodel-sample"
 TUTORIAL_PICKER_NAME = "inference-gateway-ext-proc"
 LLAMA_2_7B_REPO = "meta-llama/Llama-2-7b-hf"
+# The same weights on ModelScope, downloaded without a token (LLaMA-Factory's model table maps
+# meta-llama/Llama-2-7b-hf to it; not verified live, so `source.repo` overrides it).
+MODELSCOPE_LLAMA_2_7B_REPO = "modelscope/Llama-2-7b-ms"
 # Images that hold vLLM but no model weights, so `source.type: baked` cannot serve from them.
 WEIGHTLESS_IMAGES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai")
 # A production model server keeps serving through a rollout or the loss of one node.
@@ -114,8 +117,10 @@ class ModelSettings(ConfigModel):
         description="Simulator image (`mode: simulator`); v0.4.0 is the one GIE v1.0.x's manifests use.",
     )
     source: SourceSettings = Field(
-        default_factory=lambda: SourceSettings(type="huggingFace", repo=LLAMA_2_7B_REPO),
-        description="Where the weights come from; default Llama 2 7B from Hugging Face (gated: set `hfToken`).",
+        default_factory=lambda: default_source(None),
+        description="Where the weights come from. Default: Llama 2 7B from ModelScope "
+        f"(`{MODELSCOPE_LLAMA_2_7B_REPO}`) in mainland-China regions (`alicloud:region` `cn-*` except "
+        f"`cn-hongkong`), from Hugging Face elsewhere (`{LLAMA_2_7B_REPO}`, gated: set `hfToken`).",
     )
     served_model_name: str | None = Field(
         None,
@@ -226,7 +231,7 @@ class ModelSettings(ConfigModel):
         if self.served_model_name:
             return self.served_model_name
         source = self.source
-        if source.type == "huggingFace":
+        if source.type in ("huggingFace", "modelScope"):
             return source.repo or ""
         if source.type == "oss":
             return source.weights_path.rstrip("/").rpartition("/")[2] or source.bucket or ""
@@ -251,6 +256,13 @@ class ModelSettings(ConfigModel):
         return [self.served_name, *(a.name for a in (self.lora.adapters if self.lora else []))]
 
 
+def default_source(region: str | None) -> SourceSettings:
+    """Llama 2 7B from where the region reaches it; an unknown region takes the mainland-China default."""
+    if region is None or in_mainland_china(region):
+        return SourceSettings(type="modelScope", repo=MODELSCOPE_LLAMA_2_7B_REPO)
+    return SourceSettings(type="huggingFace", repo=LLAMA_2_7B_REPO)
+
+
 def default_models() -> list[ModelSettings]:
     """The tutorial's model server (Llama 2 7B with a chat template, the tutorial's object names).
 
@@ -269,6 +281,15 @@ def default_models() -> list[ModelSettings]:
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     for index, model in enumerate(settings.models):
         yield from source_problems(index, model.source)
+        if model.mode == "vllm" and gated(model.source) and settings.hf_token is None:
+            # The Hub answers 401/403 "Cannot access gated repo" without a token of an account that accepted the
+            # licence: the pod never gets ready.
+            yield ConfigProblem(
+                ("hfToken",),
+                f"is required: `models[{index}].source.repo` is a gated Hugging Face repository; set a token of "
+                "an account that accepted its licence (`pulumi config set --secret hfToken <token>`), or use "
+                "`source.type: modelScope`",
+            )
         if model.mode == "vllm" and model.source.type == "baked" and model.image.startswith(WEIGHTLESS_IMAGES):
             yield ConfigProblem(
                 ("models", index, "image"),
