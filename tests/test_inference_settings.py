@@ -216,11 +216,14 @@ def test_benchmark_needs_a_vllm_image_and_a_tokenizer():
     assert problems({"benchmark": {"enabled": True, "model": "missing"}})["ack-inference:benchmark.model"] == (
         "names no configured model server"
     )
-    simulator = {"models": [{"mode": "simulator"}], "benchmark": {"enabled": True}}
+    simulator = {"models": [{"mode": "simulator", "replicas": 2}], "benchmark": {"enabled": True}}
     found = problems(simulator)
     assert "its image has no `vllm` CLI" in found["ack-inference:benchmark.image"]
     assert "ack-inference:benchmark.tokenizer" in found
-    old = {"models": [{"image": "vllm/vllm-openai:v0.8.4", "vllmVersion": "0.8.4"}], "benchmark": {"enabled": True}}
+    old = {
+        "models": [{"image": "vllm/vllm-openai:v0.8.4", "vllmVersion": "0.8.4", "replicas": 2}],
+        "benchmark": {"enabled": True},
+    }
     assert "has no `vllm bench serve`" in problems(old)["ack-inference:benchmark.image"]
     assert accepted({**old, "benchmark": {"enabled": True, "image": "vllm/vllm-openai:v0.10.2"}})
 
@@ -336,3 +339,23 @@ def test_docker_hub_and_hugging_face_warn_in_mainland_china_only():
     assert "ACR" in found[0]
     assert found[1].startswith("ack-inference:models[0].source.type: `huggingFace`: the Hugging Face Hub")
     assert "ModelScope" in found[1] and "OSS" in found[1]
+
+
+def test_the_benchmark_needs_two_pods_of_the_model_it_measures():
+    one_pod = {"benchmark": {"enabled": True}}
+    error = config_error("dev", one_pod)
+    assert messages(error) == [
+        "ack-inference:models[0].replicas: must be at least 2 while `benchmark.enabled` measures this model "
+        "server: with one pod the endpoint picker has nothing to choose between, so 8081 cannot show a routing "
+        "gain over 8080"
+    ]
+    autoscaled = {"models": [{"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 2}}]}
+    assert "ack-inference:models[0].autoscaling.minReplicas" in problems({**one_pod, **autoscaled})
+    assert accepted({**one_pod, "models": [{"replicas": 2}]}).benchmark.enabled
+    # Only the measured server needs two pods.
+    two = {
+        "models": [{"name": "a", "replicas": 2}, {"name": "b", "servedModelName": "other"}],
+        "nodePools": {"gpu": {"maxSize": 4}},
+    }
+    assert accepted({"benchmark": {"enabled": True, "model": "a"}, **two}).benchmark.enabled
+    assert "ack-inference:models[1].replicas" in problems({"benchmark": {"enabled": True, "model": "b"}, **two})
