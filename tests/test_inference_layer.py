@@ -222,3 +222,12 @@ def test_dev_in_cn_hangzhou_downloads_llama_2_from_modelscope_and_warns_about_do
         "(mainland China); copy the image to ACR and pull it through the VPC endpoint "
         "(`registry-vpc.<region>.aliyuncs.com/...`)"
     ]
+
+
+def test_the_tutorial_image_runs_the_upstream_command_and_downloaded_weights_the_image_entrypoint():
+    tutorial = plan_stack("v1alpha1").one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment")
+    (container,) = tutorial.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    dev = plan_stack("dev").one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment")
+    (container,) = dev.inputs["spec"]["template"]["spec"]["containers"]
+    assert "command" not in container

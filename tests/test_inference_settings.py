@@ -359,3 +359,48 @@ def test_the_benchmark_needs_two_pods_of_the_model_it_measures():
     }
     assert accepted({"benchmark": {"enabled": True, "model": "a"}, **two}).benchmark.enabled
     assert "ack-inference:models[1].replicas" in problems({"benchmark": {"enabled": True, "model": "b"}, **two})
+
+
+BAKED_IMAGE = "registry-vpc.cn-hangzhou.aliyuncs.com/team/vllm-llama2:v0.8.5.post1"
+
+
+def test_baked_images_run_the_vllm_server_module_unless_told_otherwise():
+    baked = {"source": {"type": "baked"}, "image": BAKED_IMAGE}
+    (model,) = accepted({"models": [baked]}).models
+    assert model.container_command == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    (model,) = accepted({"models": [{**baked, "command": ["vllm", "serve"]}]}).models
+    assert model.container_command == ["vllm", "serve"]
+    (model,) = accepted({}).models
+    assert model.container_command is None  # the vllm-openai image's own ENTRYPOINT
+
+
+def test_extra_args_and_env_may_not_set_what_the_program_sets():
+    model = {
+        "extraArgs": ["--port", "9000", "--model=other", "--served_model_name", "x", "-tp", "2", "--max-num-seqs", "8"],
+        "env": {"HF_TOKEN": "x", "VLLM_USE_MODELSCOPE": "false", "VLLM_LOGGING_LEVEL": "DEBUG"},
+    }
+    error = config_error("dev", {"models": [model]})
+    assert messages(error) == [
+        "ack-inference:models[0].env.HF_TOKEN: is set by the program from `hfToken`",
+        "ack-inference:models[0].env.VLLM_USE_MODELSCOPE: is set by the program from `source.type`",
+        "ack-inference:models[0].extraArgs[0]: `--port` is set by the program from `the pool's target port, "
+        "fixed at 8000`",
+        "ack-inference:models[0].extraArgs[2]: `--model` is set by the program from `source`",
+        "ack-inference:models[0].extraArgs[3]: `--served-model-name` is set by the program from `servedModelName`",
+        "ack-inference:models[0].extraArgs[5]: `-tp` is set by the program from `gpusPerReplica`",
+    ]
+
+
+def test_extra_args_must_be_flags_of_the_images_vllm_version():
+    found = problems({"models": [{"extraArgs": ["--max-num-seq", "8", "--dtype", "half"]}]})
+    assert found == {
+        "ack-inference:models[0].extraArgs[0]": "`--max-num-seq` is not a flag of vLLM 0.8.5.post1's OpenAI server "
+        "(its command-line catalogue schemas/vllm/cli-v0.8.5.post1.json; abbreviations are not accepted)"
+    }
+    (model,) = accepted({"models": [{"extraArgs": ["--max-num-seqs", "8", "--quantization", "awq"]}]}).models
+    assert model.extra_args == ["--max-num-seqs", "8", "--quantization", "awq"]
+    # Deprecated but present in v0.10.2; removed in v0.18.2 (an argparse error at start).
+    old = {"image": "vllm/vllm-openai:v0.10.2", "vllmVersion": "0.10.2", "extraArgs": ["--disable-log-requests"]}
+    assert accepted({"models": [old]}).models[0].extra_args == ["--disable-log-requests"]
+    new = {"image": "vllm/vllm-openai:v0.18.2", "vllmVersion": "0.18.2", "extraArgs": ["--disable-log-requests"]}
+    assert "is not a flag of vLLM 0.18.2" in problems({"models": [new]})["ack-inference:models[0].extraArgs[0]"]

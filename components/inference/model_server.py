@@ -131,6 +131,9 @@ class ModelServerSpec(_Spec):
     startup_seconds: int
     max_surge: int
     env: dict[str, str] = {}
+    # The container's command (None: the image's ENTRYPOINT) and flags appended after the rendered ones.
+    command: tuple[str, ...] | None = None
+    extra_args: tuple[str, ...] = ()
     placement: Placement = Placement()
     # Labels other layers ask for (e.g. ARMS's `alibabacloud.com/inference-workload`); on pods only, never in
     # the selector, so adding one later rolls the pods instead of failing on the immutable selector.
@@ -313,7 +316,8 @@ def _container(spec: ModelServerSpec, mounts: list[dict[str, Any]]) -> dict[str,
         "name": CONTAINER_NAME,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "args": args,
+        **({"command": list(spec.command)} if spec.command is not None else {}),
+        "args": [*args, *spec.extra_args],
         "ports": [{"name": PORT_NAME, "containerPort": MODEL_SERVER_PORT, "protocol": "TCP"}],
         "resources": resources,
         **_probes(startup),

@@ -7,13 +7,21 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from components.constants import CHAT_TEMPLATES_DIR
+from components.constants import CHAT_TEMPLATES_DIR, MANAGED_ENV, VLLM_SERVER_COMMAND
 from components.vocabulary import Criticality, LoraRank, ModelApiVersion, ServerMode
 from stacks import compatibility
 from stacks.errors import ConfigProblem
+from stacks.settings import vllm_cli
 from stacks.settings.base import ConfigModel
-from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, pinned_image
-from stacks.settings.sources import SourceSettings, gated, in_mainland_china, source_problems
+from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, EnvName, pinned_image
+from stacks.settings.sources import (
+    LLAMA_2_7B_REPO,
+    MODELSCOPE_LLAMA_2_7B_REPO,
+    SourceSettings,
+    default_source,
+    source_problems,
+    token_problems,
+)
 
 if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
@@ -24,10 +32,6 @@ BUNDLED_CHAT_TEMPLATES = sorted(path.stem for path in CHAT_TEMPLATES_DIR.glob("*
 # The tutorial's names that do not follow from the model server's name.
 TUTORIAL_OBJECTIVE_NAME = "inferencemodel-sample"
 TUTORIAL_PICKER_NAME = "inference-gateway-ext-proc"
-LLAMA_2_7B_REPO = "meta-llama/Llama-2-7b-hf"
-# The same weights on ModelScope, downloaded without a token (LLaMA-Factory's model table maps
-# meta-llama/Llama-2-7b-hf to it; not verified live, so `source.repo` overrides it).
-MODELSCOPE_LLAMA_2_7B_REPO = "modelscope/Llama-2-7b-ms"
 # Images that hold vLLM but no model weights, so `source.type: baked` cannot serve from them.
 WEIGHTLESS_IMAGES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai")
 # A production model server keeps serving through a rollout or the loss of one node.
@@ -150,6 +154,30 @@ class ModelSettings(ConfigModel):
         description="Chat template for models without one (Llama 2 base models have none, so "
         f"`/v1/chat/completions` fails): a bundled name ({', '.join(BUNDLED_CHAT_TEMPLATES)}) or the Jinja text.",
     )
+    command: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="Container command of a vLLM pod. Default: `"
+        + " ".join(VLLM_SERVER_COMMAND)
+        + "` (the upstream manifest's) for `source.type: baked`, whose copied image may have another "
+        "entrypoint; otherwise the image's own ENTRYPOINT (vllm-openai: that module up to v0.11.0, `vllm serve` "
+        "from v0.11.1).",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="More vLLM flags, appended after the ones the program sets (e.g. `--max-num-seqs`, `256`, "
+        "`--dtype`, `half`, `--quantization`, `awq`). Flags another key sets (`--model`, `--port`, "
+        "`--served-model-name`, ...) are refused; so are flags the image's vLLM version does not have, where "
+        "`schemas/vllm/` holds its command-line catalogue.",
+    )
+    env: dict[EnvName, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="More environment variables of the model-server container. Variables the program sets "
+        f"({', '.join(f'`{name}`' for name in sorted(MANAGED_ENV))}) are refused.",
+    )
     cpu: str = Field("4", pattern=QUANTITY, description="CPU request of a vLLM pod.")
     memory: str = Field("24Gi", pattern=QUANTITY, description="Memory request and limit of a vLLM pod.")
     shm_size_gib: int = Field(
@@ -226,6 +254,14 @@ class ModelSettings(ConfigModel):
         return self
 
     @property
+    def container_command(self) -> list[str] | None:
+        if self.command is not None:
+            return self.command
+        if self.mode == "vllm" and self.source.type == "baked":
+            return list(VLLM_SERVER_COMMAND)
+        return None
+
+    @property
     def served_name(self) -> str:
         """The model name clients send; by default what identifies the weights."""
         if self.served_model_name:
@@ -256,13 +292,6 @@ class ModelSettings(ConfigModel):
         return [self.served_name, *(a.name for a in (self.lora.adapters if self.lora else []))]
 
 
-def default_source(region: str | None) -> SourceSettings:
-    """Llama 2 7B from where the region reaches it; an unknown region takes the mainland-China default."""
-    if region is None or in_mainland_china(region):
-        return SourceSettings(type="modelScope", repo=MODELSCOPE_LLAMA_2_7B_REPO)
-    return SourceSettings(type="huggingFace", repo=LLAMA_2_7B_REPO)
-
-
 def default_models() -> list[ModelSettings]:
     """The tutorial's model server (Llama 2 7B with a chat template, the tutorial's object names).
 
@@ -279,17 +308,9 @@ def default_models() -> list[ModelSettings]:
 
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    yield from token_problems(settings)
     for index, model in enumerate(settings.models):
         yield from source_problems(index, model.source)
-        if model.mode == "vllm" and gated(model.source) and settings.hf_token is None:
-            # The Hub answers 401/403 "Cannot access gated repo" without a token of an account that accepted the
-            # licence: the pod never gets ready.
-            yield ConfigProblem(
-                ("hfToken",),
-                f"is required: `models[{index}].source.repo` is a gated Hugging Face repository; set a token of "
-                "an account that accepted its licence (`pulumi config set --secret hfToken <token>`), or use "
-                "`source.type: modelScope`",
-            )
         if model.mode == "vllm" and model.source.type == "baked" and model.image.startswith(WEIGHTLESS_IMAGES):
             yield ConfigProblem(
                 ("models", index, "image"),
@@ -298,6 +319,7 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
                 "`source.type: huggingFace` or `oss`",
             )
         yield from autoscaling_problems(settings, index, model)
+        yield from vllm_cli.passthrough_problems(index, model)
         if model.mode == "simulator" and model.chat_template is not None:
             yield ConfigProblem(("models", index, "chatTemplate"), "is a vLLM option; the simulator has none")
 

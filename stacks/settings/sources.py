@@ -4,6 +4,7 @@ or OSS, and which of those a node reaches from its region."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 
@@ -12,6 +13,9 @@ from components.vocabulary import WeightsSource
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
 from stacks.settings.formats import DNS_LABEL
+
+if TYPE_CHECKING:
+    from stacks.settings.stack import StackSettings
 
 # Which source keys each source type reads (and requires); the others must stay unset.
 SOURCE_KEYS: dict[str, set[str]] = {
@@ -45,6 +49,10 @@ def gated(source: SourceSettings) -> bool:
 
 
 DEFAULT_SOURCE_PATHS = {"baked": "/model/llama2", "oss": "/"}
+LLAMA_2_7B_REPO = "meta-llama/Llama-2-7b-hf"
+# The same weights on ModelScope, downloaded without a token (LLaMA-Factory's model table maps
+# meta-llama/Llama-2-7b-hf to it; not verified live, so `source.repo` overrides it).
+MODELSCOPE_LLAMA_2_7B_REPO = "modelscope/Llama-2-7b-ms"
 
 
 class SourceSettings(ConfigModel):
@@ -120,3 +128,23 @@ def source_problems(index: int, source: SourceSettings) -> Iterator[ConfigProble
             yield ConfigProblem((*loc, fields[name].alias), f"is required with `source.type: {source.type}`")
     if source.type == "oss" and (source.ram_role is None) == (source.credentials_secret is None):
         yield ConfigProblem((*loc, "ramRole"), "set exactly one of `ramRole` (RRSA) or `credentialsSecret`")
+
+
+def default_source(region: str | None) -> SourceSettings:
+    """Llama 2 7B from where the region reaches it; an unknown region takes the mainland-China default."""
+    if region is None or in_mainland_china(region):
+        return SourceSettings(type="modelScope", repo=MODELSCOPE_LLAMA_2_7B_REPO)
+    return SourceSettings(type="huggingFace", repo=LLAMA_2_7B_REPO)
+
+
+def token_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    for index, model in enumerate(settings.models):
+        if model.mode == "vllm" and gated(model.source) and settings.hf_token is None:
+            # The Hub answers 401/403 "Cannot access gated repo" without a token of an account that accepted the
+            # licence: the pod never gets ready.
+            yield ConfigProblem(
+                ("hfToken",),
+                f"is required: `models[{index}].source.repo` is a gated Hugging Face repository; set a token of "
+                "an account that accepted its licence (`pulumi config set --secret hfToken <token>`), or use "
+                "`source.type: modelScope`",
+            )
