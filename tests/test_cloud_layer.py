@@ -348,7 +348,12 @@ def test_existing_vpc_creates_no_network_resources():
 
 
 def test_no_nat_gateway_when_images_come_from_a_vpc_registry():
-    plan, _ = cloud_run(overrides={"network": {"natGateway": False}})
+    baked = {
+        "source": {"type": "baked"},
+        "image": "registry-vpc.cn-hangzhou.aliyuncs.com/team/vllm-llama2-7b:v0.8.5.post1",
+        "replicas": 1,
+    }
+    plan, _ = cloud_run(overrides={"network": {"natGateway": False}, "models": [baked]})
     assert not plan.of_type(NAT) and not plan.of_type(EIP) and not plan.of_type(SNAT)
     assert len(plan.of_type(VSWITCH)) == 2
 

@@ -231,3 +231,20 @@ def test_the_tutorial_image_runs_the_upstream_command_and_downloaded_weights_the
     dev = plan_stack("dev").one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment")
     (container,) = dev.inputs["spec"]["template"]["spec"]["containers"]
     assert "command" not in container
+
+
+def test_the_tutorial_names_stay_when_the_models_list_is_written_out():
+    written = plan_stack("dev", overrides={"models": [{"chatTemplate": "llama-2"}]})
+    for plan in (plan_stack("dev"), written):
+        pool = plan.one("kubernetes:inference.networking.k8s.io/v1:InferencePool")
+        assert pool.inputs["spec"]["endpointPickerRef"]["name"] == "inference-gateway-ext-proc"
+    renamed = plan_stack("dev", overrides={"models": [{"name": "llama", "chatTemplate": "llama-2"}]})
+    pool = renamed.one("kubernetes:inference.networking.k8s.io/v1:InferencePool")
+    assert pool.inputs["spec"]["endpointPickerRef"]["name"] == "llama-ext-proc"
+
+
+def test_a_stack_of_simulators_only_creates_no_gpu_pool():
+    simulators = {"models": [{"mode": "simulator", "servedModelName": "qwen"}]}
+    pools = [r.name for r in plan_stack("dev", overrides=simulators).of_type(NODE_POOL)]
+    assert pools == ["system-pool"]
+    assert sorted(r.name for r in plan_stack("dev").of_type(NODE_POOL)) == ["gpu-pool", "system-pool"]

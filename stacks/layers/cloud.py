@@ -239,7 +239,8 @@ def _node_pools(
             ),
         )
     }
-    if settings.compute.mode == "nodePool":
+    # Simulators run on the system pool: a stack of simulators only has no GPU node to pay for.
+    if settings.compute.mode == "nodePool" and any(model.mode == "vllm" for model in settings.models):
         gpu = pools_settings.gpu
         labels = {POOL_LABEL: "gpu"}
         if gpu.nvidia_driver_version:

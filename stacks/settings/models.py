@@ -30,6 +30,7 @@ MAX_MODELS = 16
 MAX_ADAPTERS = 16
 BUNDLED_CHAT_TEMPLATES = sorted(path.stem for path in CHAT_TEMPLATES_DIR.glob("*.jinja"))
 # The tutorial's names that do not follow from the model server's name.
+TUTORIAL_SERVER_NAME = "vllm-llama2-7b-pool"
 TUTORIAL_OBJECTIVE_NAME = "inferencemodel-sample"
 TUTORIAL_PICKER_NAME = "inference-gateway-ext-proc"
 # Images that hold vLLM but no model weights, so `source.type: baked` cannot serve from them.
@@ -90,7 +91,7 @@ class AutoscalingSettings(ConfigModel):
 
 class ModelSettings(ConfigModel):
     name: str = Field(
-        "vllm-llama2-7b-pool",
+        TUTORIAL_SERVER_NAME,
         # A Service name: a DNS-1035 label, so it starts with a letter.
         pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$",
         description="Name of the model server (Deployment, Service, InferencePool, pod label `app`).",
@@ -210,12 +211,16 @@ class ModelSettings(ConfigModel):
         "Standard = -1; Sheddable = -2), selected by the `x-gateway-inference-objective` request header.",
     )
     objective_name: str | None = Field(
-        None, pattern=DNS_LABEL, description="Name of the InferenceModel/InferenceObjective; default: `name`."
+        None,
+        pattern=DNS_LABEL,
+        description=f"Name of the InferenceModel/InferenceObjective; default: `name`, or the tutorial's "
+        f"`{TUTORIAL_OBJECTIVE_NAME}` for the server named `{TUTORIAL_SERVER_NAME}`.",
     )
     endpoint_picker_name: str | None = Field(
         None,
         pattern=SERVICE_NAME,
-        description="Service name of this pool's endpoint picker; default `<name>-ext-proc`.",
+        description="Service name of this pool's endpoint picker; default `<name>-ext-proc`, or the tutorial's "
+        f"`{TUTORIAL_PICKER_NAME}` for the server named `{TUTORIAL_SERVER_NAME}`.",
     )
     api_version: ModelApiVersion | None = Field(
         None,
@@ -278,13 +283,18 @@ class ModelSettings(ConfigModel):
         """The most pods this server runs: what GPU capacity must hold."""
         return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
 
+    # The tutorial's server keeps the tutorial's names whether the `models` list is written out or not.
     @property
     def picker_name(self) -> str:
-        return self.endpoint_picker_name or f"{self.name}-ext-proc"
+        if self.endpoint_picker_name:
+            return self.endpoint_picker_name
+        return TUTORIAL_PICKER_NAME if self.name == TUTORIAL_SERVER_NAME else f"{self.name}-ext-proc"
 
     @property
     def objective(self) -> str:
-        return self.objective_name or self.name
+        if self.objective_name:
+            return self.objective_name
+        return TUTORIAL_OBJECTIVE_NAME if self.name == TUTORIAL_SERVER_NAME else self.name
 
     @property
     def model_names(self) -> list[str]:
@@ -293,18 +303,9 @@ class ModelSettings(ConfigModel):
 
 
 def default_models() -> list[ModelSettings]:
-    """The tutorial's model server (Llama 2 7B with a chat template, the tutorial's object names).
-
-    The tutorial bakes the weights into an ACK-registry image whose name is not public, so by default the
-    weights come from Hugging Face; a stack with such an image sets `source.type: baked` and `image`.
-    """
-    return [
-        ModelSettings(
-            chat_template="llama-2",
-            objective_name=TUTORIAL_OBJECTIVE_NAME,
-            endpoint_picker_name=TUTORIAL_PICKER_NAME,
-        )
-    ]
+    """The tutorial's Llama 2 7B server; its image (weights baked in) is not public, so the weights are downloaded
+    (`stack.in_region` picks where from)."""
+    return [ModelSettings(chat_template="llama-2")]
 
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
