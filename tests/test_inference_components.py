@@ -495,3 +495,9 @@ def test_command_and_extra_args_reach_the_container():
     assert rendered["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
     assert rendered["args"][-2:] == ["--dtype", "half"]
     assert "command" not in container(TUTORIAL)
+
+
+def test_the_benchmark_reads_a_modelscope_tokenizer_through_modelscope_too():
+    weights = ModelScopeWeights(repo="modelscope/Llama-2-7b-ms", cache_size_gib=40)
+    env, volumes, mounts = model_server.weights_access(TUTORIAL.model_copy(update={"weights": weights}))
+    assert (env, volumes, mounts) == ([{"name": "VLLM_USE_MODELSCOPE", "value": "true"}], [], [])
