@@ -10,3 +10,36 @@ OSS_MOUNT_PATH = "/models/weights"
 # ACK's load-balancer Service annotations, set on the gateway's Service (`components.inference.gateway_security`).
 LOAD_BALANCER_ANNOTATION_PREFIX = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-"
 ADDRESS_TYPE_ANNOTATION = f"{LOAD_BALANCER_ANNOTATION_PREFIX}address-type"
+# The command of upstream's vLLM manifests, and the vllm-openai image's ENTRYPOINT up to v0.11.0 (from v0.11.1 it
+# is `vllm serve`, which takes the same flags): what a copied image with weights baked in is run with.
+VLLM_SERVER_COMMAND = ("python3", "-m", "vllm.entrypoints.openai.api_server")
+# The vLLM flags the model server renders (`components.inference.model_server.vllm_args`), each with the key that
+# sets it: `models[].extraArgs` may not set them a second time (argparse keeps the last, silently).
+MANAGED_VLLM_FLAGS = {
+    "--model": "source",
+    "--revision": "source.revision",
+    "--download-dir": "source (the download cache)",
+    "--served-model-name": "servedModelName",
+    "--port": "the pool's target port, fixed at 8000",
+    "--tensor-parallel-size": "gpusPerReplica",
+    "--gpu-memory-utilization": "gpuMemoryUtilization",
+    "--max-model-len": "maxModelLen",
+    "--enable-prefix-caching": "prefixCaching",
+    "--no-enable-prefix-caching": "prefixCaching",
+    "--chat-template": "chatTemplate",
+    "--enable-lora": "lora",
+    "--max-loras": "lora.maxLoras",
+    "--max-lora-rank": "lora.maxLoraRank",
+    "--max-cpu-loras": "lora.maxCpuLoras",
+    "--lora-modules": "lora.adapters",
+}
+# The environment variables the model server sets from other keys: `models[].env` may not set them.
+MANAGED_ENV = {
+    "HF_TOKEN": "hfToken",
+    "HUGGING_FACE_HUB_TOKEN": "hfToken",  # huggingface_hub's legacy name for the same token
+    "HF_HOME": "source (the download cache)",
+    "VLLM_USE_MODELSCOPE": "source.type",
+    "VLLM_USE_V1": "lora (set for LoRA on vLLM versions whose V1 engine lacks it)",
+    "POD_NAME": "mode (the simulator's pod name)",
+    "NAMESPACE": "mode (the simulator's namespace)",
+}

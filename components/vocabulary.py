@@ -66,10 +66,12 @@ RateLimitUnit = Literal["Second", "Minute", "Hour", "Day"]
 
 # What a model server runs: vLLM, or the llm-d inference simulator (CPU only, fake completions).
 ServerMode = Literal["vllm", "simulator"]
-# Where the weights come from: baked into the image, the Hugging Face Hub, or an OSS bucket (ossfs CSI).
+# Where the weights come from: baked into the image, the Hugging Face Hub, ModelScope (vLLM's
+# `VLLM_USE_MODELSCOPE`), or an OSS bucket (ossfs CSI).
 BakedSource = Literal["baked"]
 HuggingFaceSource = Literal["huggingFace"]
+ModelScopeSource = Literal["modelScope"]
 OssSource = Literal["oss"]
-WeightsSource = Literal[BakedSource, HuggingFaceSource, OssSource]
+WeightsSource = Literal[BakedSource, HuggingFaceSource, ModelScopeSource, OssSource]
 # vLLM `--max-lora-rank` choices.
 LoraRank = Literal[8, 16, 32, 64, 128, 256]

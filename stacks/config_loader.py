@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import pulumi
 from pulumi.runtime import config as pulumi_config
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from stacks.errors import PROJECT, ConfigError, ConfigProblem
-from stacks.settings import StackSettings, settings_problems
+from stacks.settings import StackSettings, in_region, settings_problems, settings_warnings
 
 _PREFIX = f"{PROJECT}:"
+# The Alibaba Cloud provider's region: its `alicloud:region` config key, else the `ALICLOUD_REGION` environment
+# variable (pulumi_alicloud/config/vars.py: `region`).
+REGION_KEY = "alicloud:region"
+REGION_ENV = "ALICLOUD_REGION"
 _UNIONS = (typing.Union, types.UnionType)
 
 
@@ -50,13 +56,25 @@ def project_config() -> tuple[dict[str, str], set[str]]:
     return values, secrets
 
 
+def provider_region() -> str | None:
+    raw: dict[str, Any] = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
+    return raw.get(REGION_KEY) or os.environ.get(REGION_ENV) or None
+
+
 def load_settings() -> StackSettings:
     values, secrets = project_config()
-    return parse_settings(values, secrets)
+    settings = parse_settings(values, secrets, provider_region())
+    # Warnings, not errors: the source may be reachable after all (a proxy, a mirror); preview shows them.
+    for warning in settings_warnings(settings):
+        pulumi.log.warn(str(warning))
+    return settings
 
 
-def parse_settings(values: Mapping[str, str], secret_keys: Iterable[str] = ()) -> StackSettings:
-    """Validates raw config values (strings, JSON for structured keys) into settings.
+def parse_settings(
+    values: Mapping[str, str], secret_keys: Iterable[str] = (), region: str | None = None
+) -> StackSettings:
+    """Validates raw config values (strings, JSON for structured keys) into settings for `region`
+    (`alicloud:region`; None when not known, which takes the mainland-China defaults).
 
     Raises ``ConfigError`` listing every problem; messages never contain a configured value.
     """
@@ -81,7 +99,7 @@ def parse_settings(values: Mapping[str, str], secret_keys: Iterable[str] = ()) -
             continue
         data[key] = raw if _is_text(annotation) else _decode(raw)
     try:
-        settings = StackSettings.model_validate(data)
+        settings = in_region(StackSettings.model_validate(data), region)
     except ValidationError as error:
         raise ConfigError([*problems, *_problems_from(error)]) from None
     if problems:

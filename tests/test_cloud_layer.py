@@ -348,14 +348,18 @@ def test_existing_vpc_creates_no_network_resources():
 
 
 def test_no_nat_gateway_when_images_come_from_a_vpc_registry():
-    plan, _ = cloud_run(overrides={"network": {"natGateway": False}})
+    baked = {
+        "source": {"type": "baked"},
+        "image": "registry-vpc.cn-hangzhou.aliyuncs.com/team/vllm-llama2-7b:v0.8.5.post1",
+        "replicas": 1,
+    }
+    plan, _ = cloud_run(overrides={"network": {"natGateway": False}, "models": [baked]})
     assert not plan.of_type(NAT) and not plan.of_type(EIP) and not plan.of_type(SNAT)
     assert len(plan.of_type(VSWITCH)) == 2
 
 
-def test_private_endpoint_version_logs_and_rrsa_reach_the_cluster():
+def test_endpoint_version_logs_and_rrsa_reach_the_cluster():
     cluster_settings = {
-        "apiEndpoint": "private",
         "kubernetesVersion": "1.32.7-aliyun.1",
         "controlPlaneLogs": {"components": ["apiserver", "ccm"], "ttlDays": 14, "project": "my-logs"},
         "rrsa": False,
@@ -365,7 +369,7 @@ def test_private_endpoint_version_logs_and_rrsa_reach_the_cluster():
     }
     plan, _ = cloud_run(overrides={"cluster": cluster_settings})
     cluster = plan.one(CLUSTER).inputs
-    assert cluster["slbInternetEnabled"] is False
+    assert cluster["slbInternetEnabled"] is True
     assert cluster["version"] == "1.32.7-aliyun.1"
     assert cluster["controlPlaneLogComponents"] == ["apiserver", "ccm"]
     assert cluster["controlPlaneLogTtl"] == "14"
@@ -592,3 +596,12 @@ def test_gpu_workloads_of_the_program_land_on_the_gpu_pool():
         assert pod["nodeSelector"].items() <= node_labels.items()
         for taint in gpu["taints"]:
             assert any(t["key"] == taint["key"] and t["effect"] == taint["effect"] for t in pod["tolerations"])
+
+
+def test_the_gpu_pool_waits_for_the_cluster_autoscaler_configuration():
+    plan, _ = cloud_run()
+    (config,) = plan.of_type("alicloud:cs/autoscalingConfig:AutoscalingConfig")
+    assert config.inputs["clusterId"] == "cackcluster0000"
+    assert config.inputs["scaleDownEnabled"] is True and config.inputs["scaleUpFromZero"] is True
+    assert plan.depends_on(pool(plan, "gpu"), config)
+    assert not plan.depends_on(pool(plan, "system"), config)

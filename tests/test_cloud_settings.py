@@ -338,3 +338,13 @@ def test_gpu_families():
 def test_every_stack_file_disables_the_default_kubernetes_provider(stack):
     config = load_stack_config(PROJECT_DIR, stack)
     assert config.values["pulumi:disable-default-providers"] == '["kubernetes"]'
+
+
+def test_a_private_api_endpoint_is_refused_with_the_reason():
+    error = config_error("dev", {"cluster": {"apiEndpoint": "private"}})
+    (message,) = messages(error)
+    assert message.startswith(
+        "ack-inference:cluster.apiEndpoint: `private` is refused: the provider's `get_cluster_credential` only "
+        "returns the kubeconfig of the public endpoint"
+    )
+    assert "`cluster.mode: kubeconfig`" in message

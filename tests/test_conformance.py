@@ -50,6 +50,7 @@ EVERYTHING = {
             "maxModelLen": 4096,
             "prefixCaching": True,
             "weight": 80,
+            "replicas": 2,
         },
         {
             "name": "llama2-canary",

@@ -7,13 +7,14 @@ import json
 
 import yaml
 
-from components.constants import CHAT_TEMPLATES_DIR
+from components.constants import CHAT_TEMPLATES_DIR, MANAGED_VLLM_FLAGS
 from components.inference import benchmark, benchmark_script, endpoint_picker, gateway, inference_routing, model_server
 from components.inference.inference_routing import PoolSpec, RoutingSpec
 from components.inference.model_server import (
     BakedWeights,
     HuggingFaceWeights,
     Lora,
+    ModelScopeWeights,
     ModelServerSpec,
     OssWeights,
 )
@@ -170,7 +171,7 @@ def test_hugging_face_weights_use_the_token_secret_and_a_cache():
     shared = spec.model_copy(update={"weights": HF.model_copy(update={"cache_storage_class": "nas"})})
     volumes = {v["name"]: v for v in model_server.deployment(shared)["spec"]["template"]["spec"]["volumes"]}
     assert volumes["hf-cache"]["persistentVolumeClaim"]["claimName"] == "vllm-llama2-7b-pool-hf-cache"
-    claim = model_server.hf_cache_claim(shared)
+    claim = model_server.cache_claim(shared)
     assert claim["spec"]["accessModes"] == ["ReadWriteMany"] and claim["spec"]["storageClassName"] == "nas"
     secret = model_server.hf_token_secret(spec, "hf_test")
     assert secret["stringData"] == {"token": "hf_test"}
@@ -451,3 +452,52 @@ def test_the_bundled_llama_2_template_uses_the_inst_and_sys_markers():
     text = (CHAT_TEMPLATES_DIR / "llama-2.jinja").read_text()
     for marker in ("bos_token + '[INST] '", "' [/INST]'", "'<<SYS>>\\n'", "'\\n<</SYS>>\\n\\n'", "eos_token"):
         assert marker in text
+
+
+def test_every_flag_the_server_renders_is_one_extra_args_may_not_repeat():
+    lora = Lora(max_loras=2, max_lora_rank=8, max_cpu_loras=4, adapters=(("sql", "/a/sql"),))
+    rendered = set()
+    for weights in (HF, ModelScopeWeights(repo="modelscope/Llama-2-7b-ms", revision="v1.0.2", cache_size_gib=40)):
+        for caching in (True, False):
+            spec = TUTORIAL.model_copy(
+                update={
+                    "weights": weights,
+                    "served_model_name": "llama",
+                    "max_model_len": 4096,
+                    "prefix_caching": caching,
+                    "chat_template": "{{ messages }}",
+                    "lora": lora,
+                }
+            )
+            rendered |= {arg for arg in model_server.vllm_args(spec) if arg.startswith("--")}
+    assert rendered == set(MANAGED_VLLM_FLAGS)
+
+
+def test_modelscope_weights_download_through_vllm_into_a_cache():
+    weights = ModelScopeWeights(repo="modelscope/Llama-2-7b-ms", revision="v1.0.2", cache_size_gib=40)
+    spec = TUTORIAL.model_copy(update={"weights": weights, "served_model_name": "llama-2-7b"})
+    rendered = container(spec)
+    assert rendered["args"][:8] == [
+        "--model", "modelscope/Llama-2-7b-ms", "--revision", "v1.0.2",
+        "--download-dir", "/models/modelscope-cache", "--served-model-name", "llama-2-7b",
+    ]  # fmt: skip
+    assert rendered["env"] == [{"name": "VLLM_USE_MODELSCOPE", "value": "true"}]
+    assert {"name": "modelscope-cache", "mountPath": "/models/modelscope-cache"} in rendered["volumeMounts"]
+    shared = spec.model_copy(update={"weights": weights.model_copy(update={"cache_storage_class": "nas"})})
+    assert model_server.cache_claim(shared)["metadata"]["name"] == "vllm-llama2-7b-pool-modelscope-cache"
+
+
+def test_command_and_extra_args_reach_the_container():
+    spec = TUTORIAL.model_copy(
+        update={"command": ("python3", "-m", "vllm.entrypoints.openai.api_server"), "extra_args": ("--dtype", "half")}
+    )
+    rendered = container(spec)
+    assert rendered["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    assert rendered["args"][-2:] == ["--dtype", "half"]
+    assert "command" not in container(TUTORIAL)
+
+
+def test_the_benchmark_reads_a_modelscope_tokenizer_through_modelscope_too():
+    weights = ModelScopeWeights(repo="modelscope/Llama-2-7b-ms", cache_size_gib=40)
+    env, volumes, mounts = model_server.weights_access(TUTORIAL.model_copy(update={"weights": weights}))
+    assert (env, volumes, mounts) == ([{"name": "VLLM_USE_MODELSCOPE", "value": "true"}], [], [])

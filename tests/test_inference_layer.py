@@ -149,7 +149,7 @@ def test_outputs_tell_how_to_reach_both_listeners():
     lookup = "kubectl -n default get gateway/inference-gateway -o jsonpath='{.status.addresses[0].value}'"
     assert outputs["gatewayAddressCommand"] == lookup
     body = (
-        '{"model":"meta-llama/Llama-2-7b-hf","messages":[{"role":"user","content":'
+        '{"model":"modelscope/Llama-2-7b-ms","messages":[{"role":"user","content":'
         '"Explain in one sentence what an inference gateway does."}],"max_tokens":64,"temperature":0}'
     )
     for key, port in (("curlHttpListener", 8080), ("curlInferenceListener", 8081)):
@@ -203,3 +203,48 @@ def test_on_acs_model_servers_carry_the_acs_gpu_labels_outside_the_selector():
     assert pool.inputs["spec"]["selector"]["matchLabels"] == {"app": "vllm-llama2-7b-pool"}
     virtual_node = addon(plan, "ack-virtual-node")
     assert plan.depends_on(plan.one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment"), virtual_node)
+
+
+def test_dev_in_cn_hangzhou_downloads_llama_2_from_modelscope_and_warns_about_docker_hub(monkeypatch):
+    warned: list[str] = []
+    monkeypatch.setattr(pulumi.log, "warn", lambda message, *args, **kwargs: warned.append(message))
+    plan = plan_stack("dev", preview=True)
+    pod = plan.one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment").inputs["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    args = container["args"]
+    assert args[args.index("--model") + 1] == "modelscope/Llama-2-7b-ms"
+    assert args[args.index("--download-dir") + 1] == "/models/modelscope-cache"
+    assert {"name": "VLLM_USE_MODELSCOPE", "value": "true"} in container["env"]
+    assert not any(e["name"] == "HF_TOKEN" for e in container["env"])
+    assert {"name": "modelscope-cache", "mountPath": "/models/modelscope-cache"} in container["volumeMounts"]
+    assert warned == [
+        "ack-inference:models[0].image: comes from Docker Hub, often slow or unreachable from `cn-hangzhou` "
+        "(mainland China); copy the image to ACR and pull it through the VPC endpoint "
+        "(`registry-vpc.<region>.aliyuncs.com/...`)"
+    ]
+
+
+def test_the_tutorial_image_runs_the_upstream_command_and_downloaded_weights_the_image_entrypoint():
+    tutorial = plan_stack("v1alpha1").one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment")
+    (container,) = tutorial.inputs["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    dev = plan_stack("dev").one(DEPLOYMENT, "vllm-llama2-7b-pool-deployment")
+    (container,) = dev.inputs["spec"]["template"]["spec"]["containers"]
+    assert "command" not in container
+
+
+def test_the_tutorial_names_stay_when_the_models_list_is_written_out():
+    written = plan_stack("dev", overrides={"models": [{"chatTemplate": "llama-2"}]})
+    for plan in (plan_stack("dev"), written):
+        pool = plan.one("kubernetes:inference.networking.k8s.io/v1:InferencePool")
+        assert pool.inputs["spec"]["endpointPickerRef"]["name"] == "inference-gateway-ext-proc"
+    renamed = plan_stack("dev", overrides={"models": [{"name": "llama", "chatTemplate": "llama-2"}]})
+    pool = renamed.one("kubernetes:inference.networking.k8s.io/v1:InferencePool")
+    assert pool.inputs["spec"]["endpointPickerRef"]["name"] == "llama-ext-proc"
+
+
+def test_a_stack_of_simulators_only_creates_no_gpu_pool():
+    simulators = {"models": [{"mode": "simulator", "servedModelName": "qwen"}]}
+    pools = [r.name for r in plan_stack("dev", overrides=simulators).of_type(NODE_POOL)]
+    assert pools == ["system-pool"]
+    assert sorted(r.name for r in plan_stack("dev").of_type(NODE_POOL)) == ["gpu-pool", "system-pool"]

@@ -3,6 +3,8 @@ is registered."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from stacks import compatibility
@@ -160,7 +162,7 @@ def test_canary_servers_must_serve_the_same_model_names():
     lora = {"adapters": [{"name": "sql-lora", "path": "/adapters/sql"}]}
     found = problems({"models": [{"name": "a", "lora": lora}, {"name": "b"}]})
     assert (
-        "serves `meta-llama/Llama-2-7b-hf` like models[0] (a canary pair) but with other adapters"
+        "serves `modelscope/Llama-2-7b-ms` like models[0] (a canary pair) but with other adapters"
         in found["ack-inference:models[1].lora"]
     )
     assert (
@@ -214,11 +216,14 @@ def test_benchmark_needs_a_vllm_image_and_a_tokenizer():
     assert problems({"benchmark": {"enabled": True, "model": "missing"}})["ack-inference:benchmark.model"] == (
         "names no configured model server"
     )
-    simulator = {"models": [{"mode": "simulator"}], "benchmark": {"enabled": True}}
+    simulator = {"models": [{"mode": "simulator", "replicas": 2}], "benchmark": {"enabled": True}}
     found = problems(simulator)
     assert "its image has no `vllm` CLI" in found["ack-inference:benchmark.image"]
     assert "ack-inference:benchmark.tokenizer" in found
-    old = {"models": [{"image": "vllm/vllm-openai:v0.8.4", "vllmVersion": "0.8.4"}], "benchmark": {"enabled": True}}
+    old = {
+        "models": [{"image": "vllm/vllm-openai:v0.8.4", "vllmVersion": "0.8.4", "replicas": 2}],
+        "benchmark": {"enabled": True},
+    }
     assert "has no `vllm bench serve`" in problems(old)["ack-inference:benchmark.image"]
     assert accepted({**old, "benchmark": {"enabled": True, "image": "vllm/vllm-openai:v0.10.2"}})
 
@@ -244,10 +249,29 @@ def test_one_route_holds_at_most_128_header_matches():
     assert "routes 144 model names by header" in problems({"models": models})["ack-inference:models"]
 
 
-def test_the_default_model_downloads_llama_2_from_hugging_face():
-    (model,) = parse_settings({}).models
+def test_the_default_model_downloads_llama_2_from_modelscope_in_mainland_china():
+    (model,) = parse_settings({}, region="cn-hangzhou").models
+    assert (model.source.type, model.source.repo) == ("modelScope", "modelscope/Llama-2-7b-ms")
+    assert model.served_name == "modelscope/Llama-2-7b-ms"
+
+
+@pytest.mark.parametrize("region", ["cn-hongkong", "ap-southeast-1", "us-west-1"])
+def test_the_default_model_downloads_llama_2_from_hugging_face_elsewhere(region):
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({}, region=region)
+    assert messages(caught.value) == [
+        "ack-inference:hfToken: is required: `models[0].source.repo` is a gated Hugging Face repository; set a "
+        "token of an account that accepted its licence (`pulumi config set --secret hfToken <token>`), or use "
+        "`source.type: modelScope`"
+    ]
+    (model,) = parse_settings({"hfToken": "hf_x"}, {"hfToken"}, region=region).models
     assert (model.source.type, model.source.repo) == ("huggingFace", "meta-llama/Llama-2-7b-hf")
-    assert model.served_name == "meta-llama/Llama-2-7b-hf"
+
+
+def test_a_written_source_wins_over_the_regional_default():
+    source = {"type": "huggingFace", "repo": "Qwen/Qwen2.5-0.5B-Instruct"}
+    (model,) = parse_settings({"models": json.dumps([{"source": source}])}, region="cn-hangzhou").models
+    assert (model.source.type, model.source.repo) == ("huggingFace", "Qwen/Qwen2.5-0.5B-Instruct")
 
 
 def test_baked_weights_need_an_image_that_holds_them():
@@ -268,3 +292,115 @@ def test_production_keeps_at_least_two_replicas_of_every_vllm_server():
     }
     assert accepted({"tier": "development", "models": [{"replicas": 1}]})
     assert accepted({"tier": "production", "models": [{"mode": "simulator", "replicas": 1}]})
+
+
+NO_NAT = {"network": {"natGateway": False}}
+
+
+def test_without_a_nat_gateway_every_internet_source_is_an_error():
+    found = problems(NO_NAT)
+    assert set(found) == {"ack-inference:models[0].image", "ack-inference:models[0].source.type"}
+    assert found["ack-inference:models[0].image"].startswith(
+        "needs the internet, but `network.natGateway: false` leaves the nodes without it; copy the image to ACR"
+    )
+    assert found["ack-inference:models[0].source.type"].startswith("`modelScope` downloads the weights")
+    oss = {"type": "oss", "bucket": "models", "endpoint": "oss-cn-hangzhou.aliyuncs.com", "ramRole": "reader"}
+    found = problems(
+        {
+            **NO_NAT,
+            "models": [
+                {
+                    "image": "registry.cn-hangzhou.aliyuncs.com/team/vllm:v0.8.5.post1",
+                    "vllmVersion": "0.8.5.post1",
+                    "source": oss,
+                }
+            ],
+        }
+    )
+    assert set(found) == {"ack-inference:models[0].image", "ack-inference:models[0].source.endpoint"}
+
+
+def test_without_a_nat_gateway_vpc_endpoints_plan():
+    oss = {"type": "oss", "bucket": "models", "endpoint": "oss-cn-hangzhou-internal.aliyuncs.com", "ramRole": "r"}
+    for registry in ("registry-vpc.cn-hangzhou.aliyuncs.com", "acr1-registry-vpc.cn-hangzhou.cr.aliyuncs.com"):
+        model = {"image": f"{registry}/team/vllm:v0.8.5.post1", "source": oss}
+        assert accepted({**NO_NAT, "models": [model]}).models[0].source.type == "oss"
+
+
+def test_docker_hub_and_hugging_face_warn_in_mainland_china_only():
+    from stacks.settings import settings_warnings
+
+    hf = {"models": json.dumps([{"source": {"type": "huggingFace", "repo": "Qwen/Qwen2.5-0.5B-Instruct"}}])}
+    for region, expected in (("cn-hangzhou", 2), ("cn-beijing", 2), ("cn-hongkong", 0), ("us-west-1", 0)):
+        found = [str(w) for w in settings_warnings(parse_settings(hf, region=region))]
+        assert len(found) == expected, (region, found)
+    found = sorted(str(w) for w in settings_warnings(parse_settings(hf, region="cn-hangzhou")))
+    assert found[0].startswith("ack-inference:models[0].image: comes from Docker Hub, often slow or unreachable")
+    assert "ACR" in found[0]
+    assert found[1].startswith("ack-inference:models[0].source.type: `huggingFace`: the Hugging Face Hub")
+    assert "ModelScope" in found[1] and "OSS" in found[1]
+
+
+def test_the_benchmark_needs_two_pods_of_the_model_it_measures():
+    one_pod = {"benchmark": {"enabled": True}}
+    error = config_error("dev", one_pod)
+    assert messages(error) == [
+        "ack-inference:models[0].replicas: must be at least 2 while `benchmark.enabled` measures this model "
+        "server: with one pod the endpoint picker has nothing to choose between, so 8081 cannot show a routing "
+        "gain over 8080"
+    ]
+    autoscaled = {"models": [{"autoscaling": {"enabled": True, "minReplicas": 1, "maxReplicas": 2}}]}
+    assert "ack-inference:models[0].autoscaling.minReplicas" in problems({**one_pod, **autoscaled})
+    assert accepted({**one_pod, "models": [{"replicas": 2}]}).benchmark.enabled
+    # Only the measured server needs two pods.
+    two = {
+        "models": [{"name": "a", "replicas": 2}, {"name": "b", "servedModelName": "other"}],
+        "nodePools": {"gpu": {"maxSize": 4}},
+    }
+    assert accepted({"benchmark": {"enabled": True, "model": "a"}, **two}).benchmark.enabled
+    assert "ack-inference:models[1].replicas" in problems({"benchmark": {"enabled": True, "model": "b"}, **two})
+
+
+BAKED_IMAGE = "registry-vpc.cn-hangzhou.aliyuncs.com/team/vllm-llama2:v0.8.5.post1"
+
+
+def test_baked_images_run_the_vllm_server_module_unless_told_otherwise():
+    baked = {"source": {"type": "baked"}, "image": BAKED_IMAGE}
+    (model,) = accepted({"models": [baked]}).models
+    assert model.container_command == ["python3", "-m", "vllm.entrypoints.openai.api_server"]
+    (model,) = accepted({"models": [{**baked, "command": ["vllm", "serve"]}]}).models
+    assert model.container_command == ["vllm", "serve"]
+    (model,) = accepted({}).models
+    assert model.container_command is None  # the vllm-openai image's own ENTRYPOINT
+
+
+def test_extra_args_and_env_may_not_set_what_the_program_sets():
+    model = {
+        "extraArgs": ["--port", "9000", "--model=other", "--served_model_name", "x", "-tp", "2", "--max-num-seqs", "8"],
+        "env": {"HF_TOKEN": "x", "VLLM_USE_MODELSCOPE": "false", "VLLM_LOGGING_LEVEL": "DEBUG"},
+    }
+    error = config_error("dev", {"models": [model]})
+    assert messages(error) == [
+        "ack-inference:models[0].env.HF_TOKEN: is set by the program from `hfToken`",
+        "ack-inference:models[0].env.VLLM_USE_MODELSCOPE: is set by the program from `source.type`",
+        "ack-inference:models[0].extraArgs[0]: `--port` is set by the program from `the pool's target port, "
+        "fixed at 8000`",
+        "ack-inference:models[0].extraArgs[2]: `--model` is set by the program from `source`",
+        "ack-inference:models[0].extraArgs[3]: `--served-model-name` is set by the program from `servedModelName`",
+        "ack-inference:models[0].extraArgs[5]: `-tp` is set by the program from `gpusPerReplica`",
+    ]
+
+
+def test_extra_args_must_be_flags_of_the_images_vllm_version():
+    found = problems({"models": [{"extraArgs": ["--max-num-seq", "8", "--dtype", "half"]}]})
+    assert found == {
+        "ack-inference:models[0].extraArgs[0]": "`--max-num-seq` is not a flag of vLLM 0.8.5.post1's OpenAI server "
+        "(its command-line catalogue schemas/vllm/cli-v0.8.5.post1.json; abbreviations are not accepted)"
+    }
+    (model,) = accepted({"models": [{"extraArgs": ["--max-num-seqs", "8", "--quantization", "awq"]}]}).models
+    assert model.extra_args == ["--max-num-seqs", "8", "--quantization", "awq"]
+    # Deprecated but present in v0.10.2; removed in v0.18.2 (an argparse error at start).
+    old = {"image": "vllm/vllm-openai:v0.10.2", "vllmVersion": "0.10.2", "extraArgs": ["--disable-log-requests"]}
+    assert accepted({"models": [old]}).models[0].extra_args == ["--disable-log-requests"]
+    new = {"image": "vllm/vllm-openai:v0.18.2", "vllmVersion": "0.18.2", "extraArgs": ["--disable-log-requests"]}
+    assert "is not a flag of vLLM 0.18.2" in problems({"models": [new]})["ack-inference:models[0].extraArgs[0]"]

@@ -208,3 +208,27 @@ def test_an_out_folder_with_other_files_is_refused_and_left_alone(project):
 def test_a_successful_plan_prints_nothing_on_stderr(planned):
     for run in planned.values():
         assert "Exception ignored" not in run["stderr"] and "Traceback" not in run["stderr"]
+
+
+def test_unreachable_or_unprovable_stacks_exit_2_naming_each_key(project):
+    # A gated repository without a token (outside mainland China), internet sources without a NAT gateway, a
+    # one-pod benchmark and a flag the program sets: each one line naming its key, nothing planned.
+    (project / "Pulumi.unreachable.yaml").write_text(
+        "config:\n  pulumi:disable-default-providers: [kubernetes]\n  alicloud:region: ap-southeast-1\n"
+        "  ack-inference:network:\n    natGateway: false\n"
+        "  ack-inference:benchmark:\n    enabled: true\n"
+        "  ack-inference:models:\n    - extraArgs: ['--port', '9000']\n      env: {HF_TOKEN: x}\n"
+    )
+    result = run_plan(project, "unreachable", "build/unreachable")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    for key in (
+        "ack-inference:hfToken: is required",
+        "ack-inference:models[0].image: needs the internet",
+        "ack-inference:models[0].source.type: `huggingFace` downloads the weights from the internet",
+        "ack-inference:models[0].replicas: must be at least 2 while `benchmark.enabled`",
+        "ack-inference:models[0].extraArgs[0]: `--port` is set by the program",
+        "ack-inference:models[0].env.HF_TOKEN: is set by the program from `hfToken`",
+    ):
+        assert key in result.stderr, key
+    assert not (project / "build/unreachable").exists()

@@ -91,7 +91,9 @@ def test_the_address_type_can_only_be_changed_by_its_own_key():
 
 
 def test_the_benchmark_cannot_run_behind_keys_or_https():
-    message = only({"benchmark": {"enabled": True}, "security": {"tlsCertificateSecret": "gateway-tls"}})
+    message = only(
+        {"benchmark": {"enabled": True}, "models": [{"replicas": 2}], "security": {"tlsCertificateSecret": "gw-tls"}}
+    )
     assert message.startswith("ack-inference:benchmark.enabled: ")
 
 

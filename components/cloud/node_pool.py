@@ -40,6 +40,8 @@ class NodePoolArgs:
     spot: bool = False
     key_pair_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    # What must exist first (an autoscaling pool: the cluster's autoscaler configuration).
+    depends_on: list[pulumi.Resource] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if (self.size is None) == (self.autoscaling is None):
@@ -81,7 +83,9 @@ class NodePool(pulumi.ComponentResource):
             update_nodes=True,
             tags=args.tags,
             opts=pulumi.ResourceOptions(
-                parent=self, custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m", delete="30m")
+                parent=self,
+                depends_on=args.depends_on,
+                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m", delete="30m"),
             ),
         )
         self.node_pool_id = pool.node_pool_id

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from components import hardening, kube
 from components.constants import OSS_MOUNT_PATH
 from components.placement import Placement
-from components.vocabulary import BakedSource, HuggingFaceSource, OssSource, ZoneSpread
+from components.vocabulary import BakedSource, HuggingFaceSource, ModelScopeSource, OssSource, ZoneSpread
 
 MODEL_SERVER_PORT = 8000
 PORT_NAME = "http"
@@ -43,6 +43,7 @@ HF_TOKEN_KEY = "token"
 CHAT_TEMPLATE_FILE = "chat-template.jinja"
 CHAT_TEMPLATE_DIR = "/etc/vllm/chat-template"
 HF_CACHE_PATH = "/models/hf-cache"
+MODELSCOPE_CACHE_PATH = "/models/modelscope-cache"
 OSS_CSI_DRIVER = "ossplugin.csi.alibabacloud.com"
 SCALE_DOWN_STABILIZATION_SECONDS = 600
 SCALE_DOWN_PERIOD_SECONDS = 300
@@ -65,6 +66,22 @@ class HuggingFaceWeights(_Spec):
     # A ReadWriteMany class shares one download cache between pods; None gives each pod an emptyDir.
     cache_storage_class: str | None = None
     token: bool = False
+
+
+class ModelScopeWeights(_Spec):
+    """Downloaded from ModelScope by vLLM itself: with `VLLM_USE_MODELSCOPE=true`, `--model`/`--tokenizer` are
+    ModelScope ids fetched with modelscope's `snapshot_download(cache_dir=--download-dir, revision=--revision)`
+    (vllm/envs.py, vllm/transformers_utils/config.py; the vllm-openai image installs modelscope)."""
+
+    kind: ModelScopeSource = "modelScope"
+    repo: str
+    revision: str | None = None
+    cache_size_gib: int
+    cache_storage_class: str | None = None
+
+
+# Weights a pod downloads at start-up into a cache volume.
+DownloadedWeights = HuggingFaceWeights | ModelScopeWeights
 
 
 class OssWeights(_Spec):
@@ -100,7 +117,7 @@ class ModelServerSpec(_Spec):
     replicas: int
     image: str
     simulator: bool = False
-    weights: BakedWeights | HuggingFaceWeights | OssWeights
+    weights: BakedWeights | HuggingFaceWeights | ModelScopeWeights | OssWeights
     served_model_name: str
     gpus: int
     max_model_len: int | None = None
@@ -114,6 +131,9 @@ class ModelServerSpec(_Spec):
     startup_seconds: int
     max_surge: int
     env: dict[str, str] = {}
+    # The container's command (None: the image's ENTRYPOINT) and flags appended after the rendered ones.
+    command: tuple[str, ...] | None = None
+    extra_args: tuple[str, ...] = ()
     placement: Placement = Placement()
     # Labels other layers ask for (e.g. ARMS's `alibabacloud.com/inference-workload`); on pods only, never in
     # the selector, so adding one later rolls the pods instead of failing on the immutable selector.
@@ -127,7 +147,7 @@ class ModelServerSpec(_Spec):
     @property
     def model_path(self) -> str:
         """What vLLM loads (`--model`)."""
-        if isinstance(self.weights, HuggingFaceWeights):
+        if isinstance(self.weights, DownloadedWeights):
             return self.weights.repo
         if isinstance(self.weights, OssWeights):
             return OSS_MOUNT_PATH
@@ -152,8 +172,10 @@ def scrape_annotations(port: int = MODEL_SERVER_PORT) -> dict[str, str]:
 
 def vllm_args(spec: ModelServerSpec) -> list[str]:
     args = ["--model", spec.model_path]
-    if isinstance(spec.weights, HuggingFaceWeights) and spec.weights.revision:
+    if isinstance(spec.weights, DownloadedWeights) and spec.weights.revision:
         args += ["--revision", spec.weights.revision]
+    if isinstance(spec.weights, ModelScopeWeights):
+        args += ["--download-dir", MODELSCOPE_CACHE_PATH]
     if spec.served_model_name != spec.model_path:
         args += ["--served-model-name", spec.served_model_name]
     args += [
@@ -219,6 +241,8 @@ def _env(spec: ModelServerSpec) -> list[dict[str, Any]]:
         ]
     elif isinstance(spec.weights, HuggingFaceWeights):
         env += [{"name": "HF_HOME", "value": HF_CACHE_PATH}, *weights_access(spec)[0]]
+    elif isinstance(spec.weights, ModelScopeWeights):
+        env += weights_access(spec)[0]
     env += [{"name": name, "value": value} for name, value in sorted(spec.env.items())]
     return env
 
@@ -239,13 +263,21 @@ def _volumes(spec: ModelServerSpec) -> tuple[list[dict[str, Any]], list[dict[str
         _, weight_volumes, weight_mounts = weights_access(spec)
         volumes += weight_volumes
         mounts += weight_mounts
-    elif isinstance(weights, HuggingFaceWeights):
+    elif isinstance(weights, DownloadedWeights):
+        role, path = cache_volume(weights)
         if weights.cache_storage_class:
-            volumes.append({"name": "hf-cache", "persistentVolumeClaim": {"claimName": spec.object_name("hf-cache")}})
+            volumes.append({"name": role, "persistentVolumeClaim": {"claimName": spec.object_name(role)}})
         else:
-            volumes.append({"name": "hf-cache", "emptyDir": {"sizeLimit": f"{weights.cache_size_gib}Gi"}})
-        mounts.append({"name": "hf-cache", "mountPath": HF_CACHE_PATH})
+            volumes.append({"name": role, "emptyDir": {"sizeLimit": f"{weights.cache_size_gib}Gi"}})
+        mounts.append({"name": role, "mountPath": path})
     return volumes, mounts
+
+
+def cache_volume(weights: DownloadedWeights) -> tuple[str, str]:
+    """The download cache's volume (and claim) role and its mount path."""
+    if isinstance(weights, ModelScopeWeights):
+        return "modelscope-cache", MODELSCOPE_CACHE_PATH
+    return "hf-cache", HF_CACHE_PATH
 
 
 def weights_access(spec: ModelServerSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -254,6 +286,9 @@ def weights_access(spec: ModelServerSpec) -> tuple[list[dict[str, Any]], list[di
     if isinstance(weights, HuggingFaceWeights) and weights.token:
         secret = {"name": spec.object_name("hf-token"), "key": HF_TOKEN_KEY}
         return [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": secret}}], [], []
+    if isinstance(weights, ModelScopeWeights):
+        # The tokenizer (benchmark) is a ModelScope id too.
+        return [{"name": "VLLM_USE_MODELSCOPE", "value": "true"}], [], []
     if isinstance(weights, OssWeights):
         claim = {"claimName": spec.object_name("weights"), "readOnly": True}
         return (
@@ -281,7 +316,8 @@ def _container(spec: ModelServerSpec, mounts: list[dict[str, Any]]) -> dict[str,
         "name": CONTAINER_NAME,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
-        "args": args,
+        **({"command": list(spec.command)} if spec.command is not None else {}),
+        "args": [*args, *spec.extra_args],
         "ports": [{"name": PORT_NAME, "containerPort": MODEL_SERVER_PORT, "protocol": "TCP"}],
         "resources": resources,
         **_probes(startup),
@@ -448,13 +484,14 @@ def hf_token_secret(spec: ModelServerSpec, token: pulumi.Input[str]) -> dict[str
     }
 
 
-def hf_cache_claim(spec: ModelServerSpec) -> dict[str, Any]:
+def cache_claim(spec: ModelServerSpec) -> dict[str, Any]:
     weights = spec.weights
-    assert isinstance(weights, HuggingFaceWeights) and weights.cache_storage_class
+    assert isinstance(weights, DownloadedWeights) and weights.cache_storage_class
+    role, _ = cache_volume(weights)
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
-        "metadata": kube.metadata(spec.object_name("hf-cache"), spec.namespace, labels=selector_labels(spec)),
+        "metadata": kube.metadata(spec.object_name(role), spec.namespace, labels=selector_labels(spec)),
         "spec": {
             "accessModes": ["ReadWriteMany"],
             "storageClassName": weights.cache_storage_class,
@@ -544,13 +581,12 @@ class ModelServer(pulumi.ComponentResource):
         if spec.chat_template is not None:
             mounted.append(kube.create(f"{name}-chat-template", chat_template_config_map(spec), child))
         weights = spec.weights
-        if not spec.simulator and isinstance(weights, HuggingFaceWeights):
-            if weights.token:
-                if args.hf_token is None:
-                    raise ValueError(f"model server {name}: the Hugging Face token is missing")
-                mounted.append(kube.create(f"{name}-hf-token", hf_token_secret(spec, args.hf_token), child))
-            if weights.cache_storage_class:
-                mounted.append(kube.create(f"{name}-hf-cache", hf_cache_claim(spec), child))
+        if not spec.simulator and isinstance(weights, HuggingFaceWeights) and weights.token:
+            if args.hf_token is None:
+                raise ValueError(f"model server {name}: the Hugging Face token is missing")
+            mounted.append(kube.create(f"{name}-hf-token", hf_token_secret(spec, args.hf_token), child))
+        if not spec.simulator and isinstance(weights, DownloadedWeights) and weights.cache_storage_class:
+            mounted.append(kube.create(f"{name}-{cache_volume(weights)[0]}", cache_claim(spec), child))
         if not spec.simulator and isinstance(weights, OssWeights):
             volume = kube.create(f"{name}-weights-volume", oss_persistent_volume(spec), child)
             mounted.append(

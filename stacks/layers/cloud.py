@@ -13,6 +13,7 @@ import pulumi
 
 from components.cloud.ack_cluster import AckCluster, AckClusterArgs, ControlPlaneLogs
 from components.cloud.cluster_addons import AddonSpec, ClusterAddons, ClusterAddonsArgs
+from components.cloud.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.cloud.kubernetes_access import KubernetesAccess, KubernetesAccessArgs
 from components.cloud.network import Network, NetworkArgs, ZoneSubnets
 from components.cloud.node_pool import Autoscaling, NodePool, NodePoolArgs, Taint
@@ -239,8 +240,11 @@ def _node_pools(
             ),
         )
     }
-    if settings.compute.mode == "nodePool":
+    # Simulators run on the system pool: a stack of simulators only has no GPU node to pay for.
+    if settings.compute.mode == "nodePool" and any(model.mode == "vllm" for model in settings.models):
         gpu = pools_settings.gpu
+        # ACK scales an autoscaling pool only once node auto scaling is configured for the cluster.
+        autoscaler = ClusterAutoscaler("autoscaler", ClusterAutoscalerArgs(cluster_id=cluster_id))
         labels = {POOL_LABEL: "gpu"}
         if gpu.nvidia_driver_version:
             labels[DRIVER_VERSION_LABEL] = gpu.nvidia_driver_version
@@ -259,6 +263,7 @@ def _node_pools(
                 spot=gpu.spot,
                 key_pair_name=pools_settings.key_pair_name,
                 tags=tags,
+                depends_on=[autoscaler],
             ),
         )
     return pools

@@ -46,6 +46,7 @@ from components.inference.model_server import (
     BakedWeights,
     HuggingFaceWeights,
     Lora,
+    ModelScopeWeights,
     ModelServer,
     ModelServerArgs,
     ModelServerSpec,
@@ -72,8 +73,17 @@ def chat_template_text(template: str | None) -> str | None:
     return template
 
 
-def weights(settings: StackSettings, model: ModelSettings) -> BakedWeights | HuggingFaceWeights | OssWeights:
+def weights(
+    settings: StackSettings, model: ModelSettings
+) -> BakedWeights | HuggingFaceWeights | ModelScopeWeights | OssWeights:
     source = model.source
+    if source.type == "modelScope":
+        return ModelScopeWeights(
+            repo=source.repo,
+            revision=source.revision,
+            cache_size_gib=source.cache_size_gib,
+            cache_storage_class=source.cache_storage_class,
+        )
     if source.type == "huggingFace":
         return HuggingFaceWeights(
             repo=source.repo,
@@ -100,7 +110,7 @@ def model_server_spec(
 ) -> ModelServerSpec:
     simulator = model.mode == "simulator"
     lora, autoscaling = model.lora, model.autoscaling
-    env: dict[str, str] = {}
+    env: dict[str, str] = dict(model.env)  # never a name the program sets (models.passthrough_problems)
     if lora and not simulator and compatibility.lora_forces_v0_engine(compatibility.vllm_version(model.vllm_version)):
         env["VLLM_USE_V1"] = "1"
     return ModelServerSpec(
@@ -138,6 +148,8 @@ def model_server_spec(
         startup_seconds=model.startup_minutes * 60,
         max_surge=model.max_surge,
         env=env,
+        command=tuple(model.container_command) if model.container_command is not None else None,
+        extra_args=tuple(model.extra_args),
         # The simulator needs no GPU: it runs where the other CPU workloads do.
         placement=cloud.system_placement if simulator else cloud.gpu_placement,
         extra_pod_labels=dict(extra_pod_labels),

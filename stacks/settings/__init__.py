@@ -3,6 +3,6 @@
 Each area owns its models and its checks in its own module of this package; `stack` assembles them.
 """
 
-from stacks.settings.stack import StackSettings, settings_problems
+from stacks.settings.stack import StackSettings, in_region, settings_problems, settings_warnings
 
-__all__ = ["StackSettings", "settings_problems"]
+__all__ = ["StackSettings", "in_region", "settings_problems", "settings_warnings"]

@@ -28,6 +28,16 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     if cluster_mode(settings) == "new":
         yield from network_problems(settings)
         yield from cidr_problems(settings)
+        if settings.cluster.api_endpoint == "private":
+            # pulumi-alicloud's `cs.get_cluster_credential` asks ACK for the kubeconfig with
+            # `PrivateIpAddress=false` (terraform-provider-alicloud service_alicloud_cs.go): always the public one.
+            yield ConfigProblem(
+                ("cluster", "apiEndpoint"),
+                "`private` is refused: the provider's `get_cluster_credential` only returns the kubeconfig of the "
+                "public endpoint, which a private cluster does not have, so Pulumi could not deploy the workloads; "
+                "keep `public` (restrict it with the API server SLB's access control), or deploy into a private "
+                "cluster with `cluster.mode: kubeconfig` and its internal kubeconfig from inside the VPC",
+            )
     yield from gpu_problems(settings)
     yield from _tag_problems(settings.tags)
 

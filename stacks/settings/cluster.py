@@ -77,8 +77,10 @@ class ClusterSettings(ConfigModel):
     )
     api_endpoint: ApiEndpoint = Field(
         "public",
-        description="API server endpoint. `public` adds an internet-facing load balancer; it is needed when "
-        "Pulumi runs outside the VPC. `private` requires running Pulumi inside the VPC. Fixed at creation.",
+        description="API server endpoint. `public` adds an internet-facing load balancer: Pulumi reaches the "
+        "cluster through it (the provider only fetches the public kubeconfig). `private` is refused for a new "
+        "cluster for that reason; a private cluster is deployed to with `cluster.mode: kubeconfig`. Fixed at "
+        "creation.",
     )
     control_plane_logs: ControlPlaneLogsSettings | None = Field(
         None, description="Collect control-plane logs into Simple Log Service; omit to turn off."

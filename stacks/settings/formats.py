@@ -6,13 +6,16 @@ import re
 from ipaddress import IPv4Network
 from typing import Annotated
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, StringConstraints
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 SERVICE_NAME = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 # Gateway API `Duration` (GEP-2257), the format of HTTPRoute timeouts.
 DURATION = r"^([0-9]{1,5}(h|m|s|ms)){1,4}$"
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
+# An environment variable name: Kubernetes accepts any printable name without `=`, but a shell and the images'
+# entrypoint scripts expect an identifier.
+EnvName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
 _DURATION_UNITS = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
 
 

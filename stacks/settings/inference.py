@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from stacks import compatibility
 from stacks.errors import ConfigProblem
-from stacks.settings import models, routing
+from stacks.settings import models, reachability, routing
 
 if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
@@ -25,3 +25,8 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     yield from routing.routing_problems(settings)
     yield from routing.benchmark_problems(settings)
     yield from compatibility.problems(settings)
+    yield from reachability.problems(settings)
+
+
+def warnings(settings: StackSettings) -> Iterator[ConfigProblem]:
+    yield from reachability.warnings(settings)

@@ -7,13 +7,21 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
-from components.constants import CHAT_TEMPLATES_DIR
+from components.constants import CHAT_TEMPLATES_DIR, MANAGED_ENV, VLLM_SERVER_COMMAND
 from components.vocabulary import Criticality, LoraRank, ModelApiVersion, ServerMode
 from stacks import compatibility
 from stacks.errors import ConfigProblem
+from stacks.settings import vllm_cli
 from stacks.settings.base import ConfigModel
-from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, pinned_image
-from stacks.settings.sources import SourceSettings, source_problems
+from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, EnvName, pinned_image
+from stacks.settings.sources import (
+    LLAMA_2_7B_REPO,
+    MODELSCOPE_LLAMA_2_7B_REPO,
+    SourceSettings,
+    default_source,
+    source_problems,
+    token_problems,
+)
 
 if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
@@ -22,9 +30,9 @@ MAX_MODELS = 16
 MAX_ADAPTERS = 16
 BUNDLED_CHAT_TEMPLATES = sorted(path.stem for path in CHAT_TEMPLATES_DIR.glob("*.jinja"))
 # The tutorial's names that do not follow from the model server's name.
+TUTORIAL_SERVER_NAME = "vllm-llama2-7b-pool"
 TUTORIAL_OBJECTIVE_NAME = "inferencemodel-sample"
 TUTORIAL_PICKER_NAME = "inference-gateway-ext-proc"
-LLAMA_2_7B_REPO = "meta-llama/Llama-2-7b-hf"
 # Images that hold vLLM but no model weights, so `source.type: baked` cannot serve from them.
 WEIGHTLESS_IMAGES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai")
 # A production model server keeps serving through a rollout or the loss of one node.
@@ -83,7 +91,7 @@ class AutoscalingSettings(ConfigModel):
 
 class ModelSettings(ConfigModel):
     name: str = Field(
-        "vllm-llama2-7b-pool",
+        TUTORIAL_SERVER_NAME,
         # A Service name: a DNS-1035 label, so it starts with a letter.
         pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$",
         description="Name of the model server (Deployment, Service, InferencePool, pod label `app`).",
@@ -114,8 +122,10 @@ class ModelSettings(ConfigModel):
         description="Simulator image (`mode: simulator`); v0.4.0 is the one GIE v1.0.x's manifests use.",
     )
     source: SourceSettings = Field(
-        default_factory=lambda: SourceSettings(type="huggingFace", repo=LLAMA_2_7B_REPO),
-        description="Where the weights come from; default Llama 2 7B from Hugging Face (gated: set `hfToken`).",
+        default_factory=lambda: default_source(None),
+        description="Where the weights come from. Default: Llama 2 7B from ModelScope "
+        f"(`{MODELSCOPE_LLAMA_2_7B_REPO}`) in mainland-China regions (`alicloud:region` `cn-*` except "
+        f"`cn-hongkong`), from Hugging Face elsewhere (`{LLAMA_2_7B_REPO}`, gated: set `hfToken`).",
     )
     served_model_name: str | None = Field(
         None,
@@ -144,6 +154,30 @@ class ModelSettings(ConfigModel):
         None,
         description="Chat template for models without one (Llama 2 base models have none, so "
         f"`/v1/chat/completions` fails): a bundled name ({', '.join(BUNDLED_CHAT_TEMPLATES)}) or the Jinja text.",
+    )
+    command: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="Container command of a vLLM pod. Default: `"
+        + " ".join(VLLM_SERVER_COMMAND)
+        + "` (the upstream manifest's) for `source.type: baked`, whose copied image may have another "
+        "entrypoint; otherwise the image's own ENTRYPOINT (vllm-openai: that module up to v0.11.0, `vllm serve` "
+        "from v0.11.1).",
+    )
+    extra_args: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="More vLLM flags, appended after the ones the program sets (e.g. `--max-num-seqs`, `256`, "
+        "`--dtype`, `half`, `--quantization`, `awq`). Flags another key sets (`--model`, `--port`, "
+        "`--served-model-name`, ...) are refused; so are flags the image's vLLM version does not have, where "
+        "`schemas/vllm/` holds its command-line catalogue.",
+    )
+    env: dict[EnvName, str] = Field(
+        default_factory=dict,
+        max_length=64,
+        description="More environment variables of the model-server container. Variables the program sets "
+        f"({', '.join(f'`{name}`' for name in sorted(MANAGED_ENV))}) are refused.",
     )
     cpu: str = Field("4", pattern=QUANTITY, description="CPU request of a vLLM pod.")
     memory: str = Field("24Gi", pattern=QUANTITY, description="Memory request and limit of a vLLM pod.")
@@ -177,12 +211,16 @@ class ModelSettings(ConfigModel):
         "Standard = -1; Sheddable = -2), selected by the `x-gateway-inference-objective` request header.",
     )
     objective_name: str | None = Field(
-        None, pattern=DNS_LABEL, description="Name of the InferenceModel/InferenceObjective; default: `name`."
+        None,
+        pattern=DNS_LABEL,
+        description=f"Name of the InferenceModel/InferenceObjective; default: `name`, or the tutorial's "
+        f"`{TUTORIAL_OBJECTIVE_NAME}` for the server named `{TUTORIAL_SERVER_NAME}`.",
     )
     endpoint_picker_name: str | None = Field(
         None,
         pattern=SERVICE_NAME,
-        description="Service name of this pool's endpoint picker; default `<name>-ext-proc`.",
+        description="Service name of this pool's endpoint picker; default `<name>-ext-proc`, or the tutorial's "
+        f"`{TUTORIAL_PICKER_NAME}` for the server named `{TUTORIAL_SERVER_NAME}`.",
     )
     api_version: ModelApiVersion | None = Field(
         None,
@@ -221,12 +259,20 @@ class ModelSettings(ConfigModel):
         return self
 
     @property
+    def container_command(self) -> list[str] | None:
+        if self.command is not None:
+            return self.command
+        if self.mode == "vllm" and self.source.type == "baked":
+            return list(VLLM_SERVER_COMMAND)
+        return None
+
+    @property
     def served_name(self) -> str:
         """The model name clients send; by default what identifies the weights."""
         if self.served_model_name:
             return self.served_model_name
         source = self.source
-        if source.type == "huggingFace":
+        if source.type in ("huggingFace", "modelScope"):
             return source.repo or ""
         if source.type == "oss":
             return source.weights_path.rstrip("/").rpartition("/")[2] or source.bucket or ""
@@ -237,13 +283,18 @@ class ModelSettings(ConfigModel):
         """The most pods this server runs: what GPU capacity must hold."""
         return self.autoscaling.max_replicas if self.autoscaling.enabled else self.replicas
 
+    # The tutorial's server keeps the tutorial's names whether the `models` list is written out or not.
     @property
     def picker_name(self) -> str:
-        return self.endpoint_picker_name or f"{self.name}-ext-proc"
+        if self.endpoint_picker_name:
+            return self.endpoint_picker_name
+        return TUTORIAL_PICKER_NAME if self.name == TUTORIAL_SERVER_NAME else f"{self.name}-ext-proc"
 
     @property
     def objective(self) -> str:
-        return self.objective_name or self.name
+        if self.objective_name:
+            return self.objective_name
+        return TUTORIAL_OBJECTIVE_NAME if self.name == TUTORIAL_SERVER_NAME else self.name
 
     @property
     def model_names(self) -> list[str]:
@@ -252,21 +303,13 @@ class ModelSettings(ConfigModel):
 
 
 def default_models() -> list[ModelSettings]:
-    """The tutorial's model server (Llama 2 7B with a chat template, the tutorial's object names).
-
-    The tutorial bakes the weights into an ACK-registry image whose name is not public, so by default the
-    weights come from Hugging Face; a stack with such an image sets `source.type: baked` and `image`.
-    """
-    return [
-        ModelSettings(
-            chat_template="llama-2",
-            objective_name=TUTORIAL_OBJECTIVE_NAME,
-            endpoint_picker_name=TUTORIAL_PICKER_NAME,
-        )
-    ]
+    """The tutorial's Llama 2 7B server; its image (weights baked in) is not public, so the weights are downloaded
+    (`stack.in_region` picks where from)."""
+    return [ModelSettings(chat_template="llama-2")]
 
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    yield from token_problems(settings)
     for index, model in enumerate(settings.models):
         yield from source_problems(index, model.source)
         if model.mode == "vllm" and model.source.type == "baked" and model.image.startswith(WEIGHTLESS_IMAGES):
@@ -277,6 +320,7 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
                 "`source.type: huggingFace` or `oss`",
             )
         yield from autoscaling_problems(settings, index, model)
+        yield from vllm_cli.passthrough_problems(index, model)
         if model.mode == "simulator" and model.chat_template is not None:
             yield ConfigProblem(("models", index, "chatTemplate"), "is a vLLM option; the simulator has none")
 

@@ -248,6 +248,10 @@ def routing_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
         )
 
 
+# The fewest pods between which inference-aware routing can choose.
+BENCHMARK_MIN_PODS = 2
+
+
 def benchmark_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     benchmark = settings.benchmark
     if not benchmark.enabled:
@@ -269,6 +273,19 @@ def benchmark_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
             )
     if target.mode == "simulator" and benchmark.tokenizer is None:
         yield ConfigProblem(("benchmark", "tokenizer"), "is required for a simulator (it has no weights)")
+    # With one pod the inference-aware listener has nothing to choose between: both listeners measure the same.
+    index = settings.models.index(target)
+    if target.autoscaling.enabled and target.autoscaling.min_replicas < BENCHMARK_MIN_PODS:
+        loc: tuple[str | int, ...] = ("models", index, "autoscaling", "minReplicas")
+    elif not target.autoscaling.enabled and target.replicas < BENCHMARK_MIN_PODS:
+        loc = ("models", index, "replicas")
+    else:
+        return
+    yield ConfigProblem(
+        loc,
+        f"must be at least {BENCHMARK_MIN_PODS} while `benchmark.enabled` measures this model server: with one "
+        "pod the endpoint picker has nothing to choose between, so 8081 cannot show a routing gain over 8080",
+    )
 
 
 def benchmark_model(settings: StackSettings) -> ModelSettings | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 
 from components.vocabulary import Tier
 from stacks.errors import ConfigProblem
@@ -22,7 +22,7 @@ from stacks.settings.addons import AddonsSettings
 from stacks.settings.base import ConfigModel
 from stacks.settings.cluster import ClusterSettings
 from stacks.settings.compute import ComputeSettings, NodePoolsSettings
-from stacks.settings.models import MAX_MODELS, ModelSettings, default_models
+from stacks.settings.models import MAX_MODELS, ModelSettings, default_models, default_source
 from stacks.settings.network import NetworkSettings
 from stacks.settings.routing import BenchmarkSettings, GatewaySettings, RoutingSettings
 
@@ -97,9 +97,27 @@ class StackSettings(ConfigModel):
         description="Hourly prices for the offline plan's indicative monthly cost (your own or contracted prices).",
     )
 
+    # `alicloud:region` (the provider's key, not ours): decides the default weights source and what is reachable.
+    _region: str | None = PrivateAttr(None)
+
     @property
     def production(self) -> bool:
         return self.tier == "production"
+
+    @property
+    def region(self) -> str | None:
+        return self._region
+
+
+def in_region(settings: StackSettings, region: str | None) -> StackSettings:
+    """The settings for a region: model servers without a `source` take the region's default weights source."""
+    models = [
+        model if "source" in model.model_fields_set else model.model_copy(update={"source": default_source(region)})
+        for model in settings.models
+    ]
+    regional = settings.model_copy(update={"models": models})
+    regional._region = region
+    return regional
 
 
 def settings_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
@@ -108,3 +126,8 @@ def settings_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     yield from inference_area.problems(settings)
     yield from observability_area.problems(settings)
     yield from security_area.problems(settings)
+
+
+def settings_warnings(settings: StackSettings) -> Iterator[ConfigProblem]:
+    """What plans but may not work (sources slow or unreachable from the region); shown at preview."""
+    yield from inference_area.warnings(settings)
