@@ -41,6 +41,8 @@ class ModelServerRef:
     namespace: str
     pod_labels: dict[str, str]
     port: int
+    # How long a new pod may take to serve (image pull plus model load): availability alerts wait this long.
+    startup_budget_seconds: int
     resources: list[pulumi.Resource] = field(default_factory=list)
 
 

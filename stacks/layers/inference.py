@@ -445,6 +445,7 @@ def build_inference(
                 namespace=gateway_settings.namespace,
                 pod_labels=server.selector_labels,
                 port=server.port,
+                startup_budget_seconds=server.startup_budget_seconds,
                 resources=[server.deployment, server.service],
             )
             for name, server in servers.items()

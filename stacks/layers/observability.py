@@ -80,7 +80,9 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
             AlertRulesArgs(
                 namespace=inference.namespace,
                 thresholds=AlertThresholds(**alerts.model_dump(exclude={"enabled"})),
-                model_servers=[ModelServerTarget(s.name, s.namespace) for s in inference.model_servers],
+                model_servers=[
+                    ModelServerTarget(s.name, s.namespace, s.startup_budget_seconds) for s in inference.model_servers
+                ],
                 provider=cloud.provider,
                 depends_on=[*crd_installers, *namespace_ready],
             ),
