@@ -188,11 +188,18 @@ def rule_groups(thresholds: AlertThresholds, servers: Sequence[ModelServerTarget
     ]
 
 
-def prometheus_rule(name: str, namespace: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
+def prometheus_rule(
+    name: str, namespace: str, groups: list[dict[str, Any]], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`labels` are what the Operator's `ruleSelector` matches (a stock kube-prometheus-stack: `release`)."""
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "ack-inference"}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "ack-inference", **(labels or {})},
+        },
         "spec": {"groups": groups},
     }
 
@@ -203,6 +210,8 @@ class AlertRulesArgs(BaseModel):
     namespace: str
     thresholds: AlertThresholds
     model_servers: list[ModelServerTarget]
+    # Labels the Prometheus Operator's `ruleSelector` matches.
+    labels: dict[str, str] = {}
     provider: k8s.Provider
     # What serves the monitoring.coreos.com CRDs (the self-managed Helm release or the ARMS add-on), and the
     # namespace's creator.
@@ -215,7 +224,7 @@ class AlertRules(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:observability:AlertRules", name, None, opts)
-        body = prometheus_rule(name, args.namespace, rule_groups(args.thresholds, args.model_servers))
+        body = prometheus_rule(name, args.namespace, rule_groups(args.thresholds, args.model_servers), args.labels)
         k8s.apiextensions.CustomResource(
             f"{name}-rule",
             api_version=body["apiVersion"],

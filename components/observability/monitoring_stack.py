@@ -123,6 +123,8 @@ def helm_values(scrape_interval: str, image_registry: str | None, grafana_admin_
                 "scrapeInterval": scrape_interval,
                 "additionalScrapeConfigs": [annotation_scrape_job(), envoy_scrape_job()],
                 "ruleSelectorNilUsesHelmValues": False,
+                # The self-hosted endpoint pickers' ServiceMonitors carry no release label.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
             }
         },
         "grafana": {

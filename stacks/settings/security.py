@@ -94,7 +94,8 @@ class NetworkIsolationSettings(ConfigModel):
         None,
         max_length=16,
         description="Namespaces whose pods may scrape the model servers' metrics. Default: the self-managed "
-        f"monitoring namespace when it is enabled and `{ARMS_NAMESPACE}` with the ARMS add-on.",
+        f"monitoring namespace when it is enabled, `observability.prometheusOperator.namespace` when that is, and "
+        f"`{ARMS_NAMESPACE}` with the ARMS add-on.",
     )
 
 
@@ -145,6 +146,8 @@ def scraper_namespaces(settings: StackSettings) -> list[str]:
     found = []
     if settings.observability.self_managed.enabled:
         found.append(settings.observability.self_managed.namespace)
+    if settings.observability.prometheus_operator.enabled:
+        found.append(settings.observability.prometheus_operator.namespace)
     if settings.addons.arms_prometheus.enabled:
         found.append(ARMS_NAMESPACE)
     return found
