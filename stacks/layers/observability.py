@@ -63,6 +63,9 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
                 chart_repository=self_managed.chart_repository,
                 scrape_interval=self_managed.scrape_interval,
                 image_registry=self_managed.image_registry,
+                alert_webhook_url=pulumi.Output.secret(settings.alert_webhook_url.get_secret_value())
+                if settings.alert_webhook_url
+                else None,
                 provider=cloud.provider,
             ),
         )
@@ -135,6 +138,11 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
             ),
         )
 
+    if rules and monitoring and settings.alert_webhook_url is None:
+        pulumi.log.warn(
+            "observability: the alert rules are on but the self-managed Alertmanager has no receiver, so alerts "
+            "reach no one; set one with `pulumi config set --secret ack-inference:alertWebhookUrl <url>`"
+        )
     return ObservabilityLayer(outputs=_outputs(inference, monitoring, dashboard, rules, scrape_targets))
 
 

@@ -8,6 +8,7 @@ annotations and is given PodMonitors and ServiceMonitors instead.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
 
 _DURATION = r"^[1-9][0-9]*(s|m)$"
+_WEBHOOK_URL = re.compile(r"https?://[^\s/]+\S*")
 
 
 class DashboardSettings(ConfigModel):
@@ -131,6 +133,17 @@ def monitor_crds_used(settings: StackSettings) -> bool:
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     observability = settings.observability
+    webhook = settings.alert_webhook_url
+    # Alertmanager refuses a webhook receiver whose `url` is not an absolute URL (config.SecretURL); the value is
+    # a secret, so the message never repeats it.
+    if webhook is not None and not _WEBHOOK_URL.fullmatch(webhook.get_secret_value()):
+        yield ConfigProblem(("alertWebhookUrl",), "must be an http:// or https:// URL")
+    if webhook is not None and not observability.self_managed.enabled:
+        yield ConfigProblem(
+            ("alertWebhookUrl",),
+            "configures the self-managed Alertmanager, which `observability.selfManaged.enabled` installs; with "
+            "ARMS or your own Prometheus Operator, configure alert delivery there",
+        )
     if observability.self_managed.enabled and observability.prometheus_operator.enabled:
         # Two Operators would each run their own Prometheus and scrape (and alert on) every model server twice.
         yield ConfigProblem(
