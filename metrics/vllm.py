@@ -54,6 +54,9 @@ class Metric:
 
 REQUESTS_RUNNING = Metric("gauge", ("vllm:num_requests_running",))
 REQUESTS_WAITING = Metric("gauge", ("vllm:num_requests_waiting",))
+# V0 only: requests whose KV blocks were swapped to CPU memory. The V1 engine never swaps (it recomputes
+# preempted requests), so on V1 pods the count is zero by construction.
+REQUESTS_SWAPPED = Metric("gauge", ("vllm:num_requests_swapped",))
 KV_CACHE_USAGE = Metric("gauge", ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"))
 PROMPT_TOKENS = Metric("counter", ("vllm:prompt_tokens_total",))
 GENERATION_TOKENS = Metric("counter", ("vllm:generation_tokens_total",))
@@ -74,6 +77,7 @@ DECODE_TIME = Metric("histogram", ("vllm:request_decode_time_seconds",))
 CATALOGUE: dict[str, Metric] = {
     "requests_running": REQUESTS_RUNNING,
     "requests_waiting": REQUESTS_WAITING,
+    "requests_swapped": REQUESTS_SWAPPED,
     "kv_cache_usage": KV_CACHE_USAGE,
     "prompt_tokens": PROMPT_TOKENS,
     "generation_tokens": GENERATION_TOKENS,
@@ -179,3 +183,11 @@ def prefix_cache_hit_ratio(scope: Scope) -> str:
     # V0 reports a negative rate while prefix caching is off; that is no data, not a hit rate.
     v0_gauge = f"{aggregate('max', groups)}({per_model.select(PREFIX_CACHE_HIT_RATE_V0.names[0])} >= 0)"
     return newest([counters, v0_gauge], groups)
+
+
+def swapped(scope: Scope) -> str:
+    """Requests swapped out to CPU memory per group: V0 pods' own gauge, zero for pods that do not export it
+    (the V1 engine never swaps), so the series exists on every version."""
+    exported = f"{aggregate('sum', scope.selection)}({scope.select(REQUESTS_SWAPPED.names[0])})"
+    never = f"0 * {aggregate('sum', scope.selection)}({scope.select(REQUESTS_RUNNING.names[0])})"
+    return scope.regroup("sum", newest([exported, never], scope.selection))
