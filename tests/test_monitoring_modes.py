@@ -32,14 +32,35 @@ def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 GATEWAY_NAMESPACE = "envoy-gateway-system"
 
 
+# How the Prometheus Operator labels the Prometheus pods it runs (v0.79.2 and v0.93.0 alike).
+PROMETHEUS_POD = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator",
+                  "app.kubernetes.io/instance": "kube-prometheus-stack-prometheus", "prometheus": "x"}  # fmt: skip
+GRAFANA_POD = {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance": "kube-prometheus-stack"}
+
+
+def admitted(plan, namespace: str, pod_labels: dict[str, str]) -> bool:
+    """Whether every model server's NetworkPolicy lets a pod with `pod_labels` in `namespace` in."""
+    policies = of_kind(plan, "NetworkPolicy")
+    assert policies
+    for policy in policies:
+        peers = [peer for rule in policy["spec"]["ingress"] for peer in rule["from"]]
+        if not any(
+            peer.get("namespaceSelector", {}).get("matchLabels", {}).get("kubernetes.io/metadata.name") == namespace
+            and all(pod_labels.get(k) == v for k, v in peer.get("podSelector", {}).get("matchLabels", {}).items())
+            for peer in peers
+        ):
+            return False
+    return True
+
+
 def admitted_namespaces(plan) -> set[str]:
-    """Namespaces besides the gateway's whose pods (every pod there) may reach the model servers."""
+    """Namespaces besides the gateway's from which some pods may reach the model servers."""
     found = set()
     for policy in of_kind(plan, "NetworkPolicy"):
         for rule in policy["spec"]["ingress"]:
             for peer in rule["from"]:
                 names = peer.get("namespaceSelector", {}).get("matchLabels", {})
-                if "kubernetes.io/metadata.name" in names and not peer.get("podSelector", {}).get("matchLabels"):
+                if "kubernetes.io/metadata.name" in names:
                     found.add(names["kubernetes.io/metadata.name"])
     assert GATEWAY_NAMESPACE in found
     return found - {GATEWAY_NAMESPACE}
@@ -79,12 +100,17 @@ def test_an_existing_operator_selects_the_rule_by_the_configured_labels_and_may_
     (rule,) = of_kind(plan, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "my-prometheus"
     assert admitted_namespaces(plan) == {"prom"}
+    # Its Prometheus pods, not everything else that runs beside them.
+    assert admitted(plan, "prom", PROMETHEUS_POD)
+    assert not admitted(plan, "prom", GRAFANA_POD)
 
 
 def test_the_self_managed_prometheus_scrapes_by_annotation_only_so_no_pod_is_scraped_twice():
     plan = plan_stack("dev")
     assert of_kind(plan, "PodMonitor") == []
     assert admitted_namespaces(plan) == {"monitoring"}
+    assert admitted(plan, "monitoring", PROMETHEUS_POD)
+    assert not admitted(plan, "monitoring", GRAFANA_POD)
     (rule,) = of_kind(plan, "PrometheusRule")
     assert "release" not in rule["metadata"]["labels"]
 
@@ -98,6 +124,8 @@ def test_arms_admits_only_its_own_namespace_and_renders_no_monitors():
         },
     )
     assert admitted_namespaces(plan) == {"arms-prom"}
+    # ARMS does not document its agents' pod labels: its whole namespace.
+    assert admitted(plan, "arms-prom", {})
     assert of_kind(plan, "PodMonitor") == of_kind(plan, "ServiceMonitor") == []
 
 

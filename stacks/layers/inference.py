@@ -67,7 +67,7 @@ from stacks.settings import StackSettings
 from stacks.settings.models import BUNDLED_CHAT_TEMPLATES, ModelSettings
 from stacks.settings.observability import monitor_crds_used
 from stacks.settings.routing import benchmark_model, routing_groups
-from stacks.settings.security import scraper_namespaces
+from stacks.settings.security import scrapers
 
 OBJECTIVE_HEADER = "x-gateway-inference-objective"
 SAMPLE_PROMPT = "Explain in one sentence what an inference gateway does."
@@ -213,7 +213,7 @@ def isolation_peers(settings: StackSettings) -> list[Peer]:
     peers = [Peer(namespace=isolation.gateway_namespace, pod_labels=isolation.gateway_pod_labels)]
     if settings.routing.endpoint_picker.mode == "selfHosted":
         peers += [Peer(pod_labels=picker_labels(m.picker_name)) for m in settings.models]
-    peers += [Peer(namespace=namespace) for namespace in scraper_namespaces(settings)]
+    peers += [Peer(namespace=namespace, pod_labels=labels) for namespace, labels in scrapers(settings)]
     return peers
 
 
