@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metrics import envoy, vllm
+from metrics import envoy, gie, vllm
 from metrics.vllm import MODEL, POD, Scope
 
 DASHBOARD_FILE = Path(__file__).with_name("vllm-inference.json")
@@ -204,11 +204,13 @@ def rows() -> tuple[Row, ...]:
             (
                 Panel(
                     "Running and waiting requests",
-                    "Requests in the running batches and requests queued for a slot.",
+                    "Requests in the running batches, requests queued for a slot, and requests swapped out to CPU "
+                    "memory (V0 engine only; the V1 engine never swaps, so its pods count zero).",
                     "short",
                     (
                         Target(vllm.gauge(vllm.REQUESTS_RUNNING, "sum", per_model), f"{by_model} running"),
                         Target(vllm.gauge(vllm.REQUESTS_WAITING, "sum", per_model), f"{by_model} waiting"),
+                        Target(vllm.swapped(per_model), f"{by_model} swapped"),
                     ),
                 ),
                 Panel(
@@ -264,10 +266,70 @@ def rows() -> tuple[Row, ...]:
             ),
         ),
         Row(
+            "Endpoint picker: what the inference-aware path sees",
+            picker_panels(),
+            description="Metrics of the self-hosted endpoint pickers (epp v1.0.2), one line per InferencePool or "
+            "model. Empty when the gateway add-on runs the pickers; see the README's observability section.",
+        ),
+        Row(
             "Gateway paths: plain (8080) and inference-aware (8081)",
             gateway_panels(),
             description="Envoy proxy metrics of the Gateway, one line per listener (`http-8080`, `http-8081`). "
             "Shown when the Envoy proxies are scraped; see the README's observability section.",
+        ),
+    )
+
+
+def picker_panels() -> tuple[Panel, ...]:
+    pool = "{{" + gie.POOL + "}}"
+
+    def rate(series: str, by: str) -> str:
+        return f"sum by ({by}) (rate({series}[{RATE_WINDOW}]))"
+
+    def latency(histogram: str, q: float, by: tuple[str, ...] = ()) -> str:
+        return f"histogram_quantile({q}, sum by ({', '.join(('le', *by))}) (rate({histogram}_bucket[{RATE_WINDOW}])))"
+
+    return (
+        Panel(
+            "Pool: ready pods",
+            "Ready model-server pods in each InferencePool, as the picker counts them.",
+            "short",
+            (Target(f"max by ({gie.POOL}) ({gie.POOL_READY_PODS})", pool),),
+            width=6,
+        ),
+        Panel(
+            "Pool: KV-cache use and queue seen by the picker",
+            "The pool's average KV-cache use (0-1) and average waiting queue, from the picker's own reads of the "
+            "model servers' metrics: the inputs of its scorers.",
+            "short",
+            (
+                Target(f"max by ({gie.POOL}) ({gie.POOL_KV_CACHE})", f"{pool} KV cache"),
+                Target(f"max by ({gie.POOL}) ({gie.POOL_QUEUE})", f"{pool} queue"),
+            ),
+            width=6,
+        ),
+        Panel(
+            "Picked requests / s by model",
+            "Requests the picker routed, by requested and target model (an adapter or a rewritten name).",
+            "reqps",
+            (
+                Target(
+                    rate(gie.REQUESTS, f"{gie.MODEL}, {gie.TARGET_MODEL}"),
+                    "{{" + gie.MODEL + "}} -> {{" + gie.TARGET_MODEL + "}}",
+                ),
+                Target(rate(gie.REQUEST_ERRORS, f"{gie.MODEL}, {gie.ERROR_CODE}"), "{{model_name}} {{error_code}}"),
+            ),
+            width=6,
+        ),
+        Panel(
+            "Scheduling time",
+            "How long the picker takes to choose a pod (p50, p99), and the request duration it observes (p95).",
+            "s",
+            (
+                *(Target(latency(gie.SCHEDULING, q), f"scheduling p{round(q * 100)}") for q in (0.5, 0.99)),
+                Target(latency(gie.REQUEST_DURATION, 0.95, (gie.MODEL,)), "{{model_name}} request p95"),
+            ),
+            width=6,
         ),
     )
 

@@ -11,9 +11,12 @@ gauges are bare. Where vLLM renamed a metric, a concept lists every name, newest
 - `vllm:gpu_prefix_cache_{queries,hits}_total` became `vllm:prefix_cache_{queries,hits}_total` (0.9.2 / 0.12),
   and V0 only had the `vllm:gpu_prefix_cache_hit_rate` gauge.
 
-A query aggregates each name on its own and keeps, per group, the newest name that has data
-(`new or (old unless on(group) new)`). So a release that exports both names (0.10.2) is never counted twice,
-and `histogram_quantile` never sees buckets of two histograms mixed in one group.
+A query resolves the names per pod first: it aggregates each name by pod (`namespace`, `pod`, `model_name` and
+the query's own grouping) and keeps, for each pod, the newest name that pod exports
+(`new or (old unless on(pod) new)`), and only then aggregates the pods per model (or fleet). So a release that
+exports both names (0.10.2) is never counted twice, `histogram_quantile` never sees buckets of two histograms
+mixed on one pod, and a model served by pods of two releases (a canary on a newer image) counts every pod:
+resolving per model instead would drop the older pods' series wherever one newer pod exports the new name.
 
 Only labels that every version has are used: `model_name` (V1 adds `engine` from 0.8.3, which we never rely on)
 and the target labels the scrape job attaches (`namespace`, `pod`).
@@ -51,6 +54,9 @@ class Metric:
 
 REQUESTS_RUNNING = Metric("gauge", ("vllm:num_requests_running",))
 REQUESTS_WAITING = Metric("gauge", ("vllm:num_requests_waiting",))
+# V0 only: requests whose KV blocks were swapped to CPU memory. The V1 engine never swaps (it recomputes
+# preempted requests), so on V1 pods the count is zero by construction.
+REQUESTS_SWAPPED = Metric("gauge", ("vllm:num_requests_swapped",))
 KV_CACHE_USAGE = Metric("gauge", ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"))
 PROMPT_TOKENS = Metric("counter", ("vllm:prompt_tokens_total",))
 GENERATION_TOKENS = Metric("counter", ("vllm:generation_tokens_total",))
@@ -71,6 +77,7 @@ DECODE_TIME = Metric("histogram", ("vllm:request_decode_time_seconds",))
 CATALOGUE: dict[str, Metric] = {
     "requests_running": REQUESTS_RUNNING,
     "requests_waiting": REQUESTS_WAITING,
+    "requests_swapped": REQUESTS_SWAPPED,
     "kv_cache_usage": KV_CACHE_USAGE,
     "prompt_tokens": PROMPT_TOKENS,
     "generation_tokens": GENERATION_TOKENS,
@@ -92,8 +99,8 @@ CATALOGUE: dict[str, Metric] = {
 class Scope:
     """Which series a query reads (label matchers, no braces), how it groups them, over what rate window.
 
-    Alternatives are always chosen per model (`selection`), so a fleet whose models run different vLLM
-    releases is summed correctly; a scope without `model_name` re-aggregates the per-model results.
+    Alternatives are always chosen per pod (`selection`), so pods of different vLLM releases, in one model or
+    across models, are all counted; the per-pod results are then aggregated to `by`.
     """
 
     by: tuple[str, ...] = (MODEL,)
@@ -102,7 +109,7 @@ class Scope:
 
     @property
     def selection(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys((*self.by, MODEL)))
+        return tuple(dict.fromkeys((*self.by, NAMESPACE, POD, MODEL)))
 
     def select(self, series: str, extra: str = "") -> str:
         matchers = ", ".join(part for part in (self.matchers, extra) if part)
@@ -111,11 +118,11 @@ class Scope:
     def sum_rate(self, series: str, extra: str = "", by: Sequence[str] = ()) -> str:
         return f"{aggregate('sum', by)}(rate({self.select(series, extra)}[{self.window}]))"
 
-    def regroup(self, operator: str, per_model: str, keep: Sequence[str] = ()) -> str:
-        """`per_model` aggregated down to `by` (plus `keep`), unless it is already grouped that way."""
-        if MODEL in self.by:
-            return per_model
-        return f"{aggregate(operator, (*keep, *self.by))}({per_model})"
+    def regroup(self, operator: str, per_pod: str, keep: Sequence[str] = ()) -> str:
+        """`per_pod` aggregated down to `by` (plus `keep`), unless it is already grouped that way."""
+        if set(self.selection) <= set(self.by):
+            return per_pod
+        return f"{aggregate(operator, (*keep, *self.by))}({per_pod})"
 
 
 def aggregate(operator: str, by: Sequence[str]) -> str:
@@ -135,14 +142,14 @@ def newest(alternatives: Sequence[str], on: Sequence[str]) -> str:
 
 def gauge(metric: Metric, operator: Literal["max", "sum"], scope: Scope) -> str:
     """The largest or the total value of a gauge per group."""
-    per_model = [f"{aggregate(operator, scope.selection)}({scope.select(name)})" for name in metric.names]
-    return scope.regroup(operator, newest(per_model, scope.selection))
+    per_pod = [f"{aggregate(operator, scope.selection)}({scope.select(name)})" for name in metric.names]
+    return scope.regroup(operator, newest(per_pod, scope.selection))
 
 
 def rate(metric: Metric, scope: Scope, extra: str = "", suffix: str = "") -> str:
     """Per-second increase of a counter (of a histogram's `_sum` or `_count` with `suffix`), summed per group."""
-    per_model = [scope.sum_rate(name + suffix, extra, scope.selection) for name in metric.names]
-    return scope.regroup("sum", newest(per_model, scope.selection))
+    per_pod = [scope.sum_rate(name + suffix, extra, scope.selection) for name in metric.names]
+    return scope.regroup("sum", newest(per_pod, scope.selection))
 
 
 def quantile(q: float, metric: Metric, scope: Scope) -> str:
@@ -169,9 +176,18 @@ def failed_ratio(scope: Scope) -> str:
 
 
 def prefix_cache_hit_ratio(scope: Scope) -> str:
-    """Prefix-cache hits per lookup, per model: V1 counters (either name), else V0's own gauge."""
-    per_model = Scope(scope.selection, scope.matchers, scope.window)
+    """Prefix-cache hits per lookup, per model: V1 counters (either name, resolved per pod), else V0's own gauge."""
+    groups = tuple(dict.fromkeys((*scope.by, MODEL)))
+    per_model = Scope(groups, scope.matchers, scope.window)
     counters = f"{rate(PREFIX_CACHE_HITS, per_model)} / {rate(PREFIX_CACHE_QUERIES, per_model)}"
     # V0 reports a negative rate while prefix caching is off; that is no data, not a hit rate.
-    v0_gauge = f"{aggregate('max', per_model.selection)}({per_model.select(PREFIX_CACHE_HIT_RATE_V0.names[0])} >= 0)"
-    return newest([counters, v0_gauge], per_model.selection)
+    v0_gauge = f"{aggregate('max', groups)}({per_model.select(PREFIX_CACHE_HIT_RATE_V0.names[0])} >= 0)"
+    return newest([counters, v0_gauge], groups)
+
+
+def swapped(scope: Scope) -> str:
+    """Requests swapped out to CPU memory per group: V0 pods' own gauge, zero for pods that do not export it
+    (the V1 engine never swaps), so the series exists on every version."""
+    exported = f"{aggregate('sum', scope.selection)}({scope.select(REQUESTS_SWAPPED.names[0])})"
+    never = f"0 * {aggregate('sum', scope.selection)}({scope.select(REQUESTS_RUNNING.names[0])})"
+    return scope.regroup("sum", newest([exported, never], scope.selection))

@@ -13,7 +13,7 @@ from metrics import vllm
 from stacks.config_loader import parse_settings
 from stacks.settings.observability import AlertSettings
 from tests.harness import stack_config
-from tests.promtool.stack import NAMESPACE, SERVERS, observe
+from tests.promtool.stack import NAMESPACE, SERVERS, STARTUP_BUDGET_SECONDS, observe
 from tests.promtool.support import (
     VersionMetrics,
     all_vllm_series,
@@ -29,6 +29,8 @@ from tests.promtool.support import (
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import available_stacks
 
+# Series the availability alerts read besides vLLM's: the scrape's own and kube-state-metrics' pod series.
+KUBE_SERIES = {"up": frozenset(), "kube_pod_status_ready": frozenset(), "kube_pod_start_time": frozenset()}
 SERVER = SERVERS[0]
 POD = f"{SERVER}-6d4f9b7c8d-x2x4z"
 MODEL = "meta-llama/Llama-2-7b-hf"
@@ -83,10 +85,10 @@ def test_the_issue_s_alerts_are_all_there():
 def test_every_vllm_rule_parses_and_has_data_on_every_version(rule):
     expr = rule["expr"]
     parse(expr)
-    names = metric_names(expr) - {"up"}
+    names = metric_names(expr) - set(KUBE_SERIES)
     assert names <= all_vllm_series(), "names no vLLM version exposes"
     for version, metrics in versions().items():
-        assert has_data(parse(expr), metrics.default | {"up": frozenset()}), version
+        assert has_data(parse(expr), metrics.default | KUBE_SERIES), version
         assert not unknown_labels(expr, metrics), version
 
 
@@ -95,7 +97,7 @@ def test_the_vllm_versions_a_stack_deploys_get_data_on_every_rule(stack):
     for model in parse_settings(*stack_config(stack).project_values()).models:
         metrics = version_metrics(model.vllm_version)
         for rule in RULES:
-            assert has_data(parse(rule["expr"]), metrics.default | {"up": frozenset()}), (rule["alert"], model)
+            assert has_data(parse(rule["expr"]), metrics.default | KUBE_SERIES), (rule["alert"], model)
 
 
 def test_thresholds_come_from_the_configuration():
@@ -179,6 +181,17 @@ def serving_series(exporter: Exporter, healthy: bool) -> list[dict]:
         *exporter.counter(vllm.REQUESTS_FINISHED, 99 if healthy else 60, finished_reason="stop"),
         *exporter.counter(vllm.REQUESTS_FINISHED, 1 if healthy else 15, finished_reason="abort"),
         series("up", {"namespace": NAMESPACE, "pod": POD, "job": "kubernetes-pods"}, f"{int(healthy)}+0x{MINUTES}"),
+        *pod_state(ready=True, started_at=0),
+    ]
+
+
+def pod_state(ready: bool, started_at: int, pod: str = POD) -> list[dict]:
+    """kube-state-metrics' series for a pod: its readiness and its start time (Unix seconds)."""
+    labels = {"namespace": NAMESPACE, "pod": pod, "uid": "0b7c", "job": "kube-state-metrics"}
+    return [
+        series("kube_pod_status_ready", {**labels, "condition": "true"}, f"{int(ready)}+0x{MINUTES}"),
+        series("kube_pod_status_ready", {**labels, "condition": "false"}, f"{int(not ready)}+0x{MINUTES}"),
+        series("kube_pod_start_time", labels, f"{started_at}+0x{MINUTES}"),
     ]
 
 
@@ -265,3 +278,94 @@ def test_promtool_notices_a_broken_rule(tmp_path):
 def test_the_rules_file_written_for_promtool_is_the_rendered_spec(tmp_path):
     written = write_yaml(tmp_path / "rules.yml", {"groups": RULE["spec"]["groups"]})
     assert Path(written).read_text().count("alert: ") == len(RULES)
+
+
+# ---- availability: only pods that should be serving ---------------------------------------------------------------
+
+OTHER_POD = f"{SERVER}-6d4f9b7c8d-k7q2m"
+BUDGET_MINUTES = STARTUP_BUDGET_SECONDS // 60
+AVAILABILITY = {rule["alert"]: rule for rule in RULES if rule["alert"].startswith("VllmModelServer")}
+
+
+def scrape(pod: str, up: bool) -> dict:
+    return series("up", {"namespace": NAMESPACE, "pod": pod, "job": "kubernetes-pods"}, f"{int(up)}+0x{MINUTES}")
+
+
+def availability(input_series: list[dict], eval_time: str, firing: dict[str, list[tuple[dict, str]]]) -> dict:
+    """A promtool case: at `eval_time`, each availability alert fires with exactly the (labels, value) listed."""
+
+    def expected(rule: dict, labels: dict, value: str) -> dict:
+        labels = {**labels, **rule["labels"]}
+        annotations = {
+            key: re.sub(
+                r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels[m[1]], re.sub(r"\{\{ \$value \}\}", value, template)
+            )
+            for key, template in rule["annotations"].items()
+        }
+        return {"exp_labels": labels, "exp_annotations": annotations}
+
+    return {
+        "interval": "1m",
+        "input_series": input_series,
+        "alert_rule_test": [
+            {
+                "eval_time": eval_time,
+                "alertname": name,
+                "exp_alerts": [expected(rule, labels, value) for labels, value in firing.get(name, [])],
+            }
+            for name, rule in AVAILABILITY.items()
+        ],
+    }
+
+
+def run_availability(tmp_path, cases: list[dict]):
+    rules_file = write_yaml(tmp_path / "rules.yml", {"groups": RULE["spec"]["groups"]})
+    tests_file = write_yaml(tmp_path / "tests.yml", {"rule_files": [rules_file.name], "tests": cases})
+    return run_promtool("test", "rules", tests_file)
+
+
+def target_down(pod: str) -> tuple[dict, str]:
+    return {"namespace": NAMESPACE, "pod": pod, "job": "kubernetes-pods"}, "0"
+
+
+def test_a_pod_loading_its_model_is_quiet_for_its_startup_budget(tmp_path):
+    """Scraped but not answering (`up == 0`) and not ready: quiet for the whole budget, paged once past it."""
+    loading = [scrape(POD, up=False), *pod_state(ready=False, started_at=0)]
+    quiet = [availability(loading, f"{minute}m", {}) for minute in (5, 15, BUDGET_MINUTES - 1, BUDGET_MINUTES)]
+    past_budget = availability(
+        loading,
+        f"{BUDGET_MINUTES + 8}m",
+        {"VllmModelServerTargetDown": [target_down(POD)], "VllmModelServerUnavailable": [({}, "1")]},
+    )
+    result = run_availability(tmp_path, [*quiet, past_budget])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_ready_pod_whose_metrics_fail_fires(tmp_path):
+    failing_beside_healthy = [
+        scrape(POD, up=False),
+        *pod_state(ready=True, started_at=0),
+        scrape(OTHER_POD, up=True),
+        *pod_state(ready=True, started_at=0, pod=OTHER_POD),
+    ]
+    only_pod_failing = [scrape(POD, up=False), *pod_state(ready=True, started_at=0)]
+    result = run_availability(
+        tmp_path,
+        [
+            # One of two pods: that pod's target is down, the model is still served.
+            availability(failing_beside_healthy, "10m", {"VllmModelServerTargetDown": [target_down(POD)]}),
+            availability(
+                only_pod_failing,
+                "10m",
+                {"VllmModelServerTargetDown": [target_down(POD)], "VllmModelServerUnavailable": [({}, "1")]},
+            ),
+        ],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_targets_at_all_pages_no_one(tmp_path):
+    """A Prometheus that scrapes no model server (or servers scaled to zero) is not an outage of a served model."""
+    unrelated = [series("up", {"job": "node-exporter", "instance": "10.0.0.1:9100"}, f"1+0x{MINUTES}")]
+    result = run_availability(tmp_path, [availability(unrelated, "35m", {})])
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -198,10 +198,17 @@ def test_a_secret_stored_in_plain_text_is_rejected_without_echoing_it(key):
     assert PLANTED not in str(caught.value)
 
 
+# Secrets that are valid only as a URL and only beside another setting (the planted value stays inside).
+PLANTED_IN_CONTEXT = {
+    "alertWebhookUrl": (f"https://alerts.example/{PLANTED}", {"observability": '{"selfManaged": {"enabled": true}}'})
+}
+
+
 @pytest.mark.parametrize("key", sorted(SECRET_KEYS))
 def test_secrets_stay_masked_in_the_settings(key):
-    settings = parse_settings({key: PLANTED}, {key})
-    assert getattr(settings, _field_name(key)).get_secret_value() == PLANTED
+    value, context = PLANTED_IN_CONTEXT.get(key, (PLANTED, {}))
+    settings = parse_settings({**context, key: value}, {key})
+    assert getattr(settings, _field_name(key)).get_secret_value() == value
     assert PLANTED not in repr(settings)
     assert PLANTED not in str(settings.model_dump())
 

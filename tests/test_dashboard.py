@@ -9,6 +9,8 @@ import pytest
 
 from dashboards.vllm_inference import DASHBOARD_FILE, render
 from metrics import envoy as envoy_metrics
+from metrics import gie as gie_metrics
+from metrics import vllm
 from stacks.config_loader import parse_settings
 from tests.harness import stack_config
 from tests.promtool.support import (
@@ -34,7 +36,13 @@ def is_gateway(expr: str) -> bool:
     return bool(metric_names(expr) & set(envoy_metrics.NAMES))
 
 
-VLLM_TARGETS = [(title, target) for title, target in TARGETS if not is_gateway(target["expr"])]
+def is_picker(expr: str) -> bool:
+    return bool(metric_names(expr) & set(gie_metrics.NAMES))
+
+
+VLLM_TARGETS = [
+    (title, target) for title, target in TARGETS if not is_gateway(target["expr"]) and not is_picker(target["expr"])
+]
 
 
 def test_the_committed_file_is_the_generators_output():
@@ -120,6 +128,25 @@ def test_gateway_panels_compare_listeners_and_read_only_envoy_metrics():
         assert metric_names(target["expr"]) <= set(envoy_metrics.NAMES)
         assert f'{envoy_metrics.LISTENER}=~"$listener"' in target["expr"]
         assert f"{{{{{envoy_metrics.LISTENER}}}}}" in target["legendFormat"]
+
+
+def test_the_picker_row_reads_only_the_pickers_metrics():
+    picker = [(title, target) for title, target in TARGETS if is_picker(target["expr"])]
+    assert {title for title, _ in picker} >= {"Pool: ready pods", "Scheduling time"}
+    for _, target in picker:
+        assert metric_names(target["expr"]) <= set(gie_metrics.NAMES)
+
+
+def test_swapped_requests_show_on_v0_and_count_zero_on_v1():
+    """The V0 gauge where a pod exports it; a zero series elsewhere (the V1 engine never swaps)."""
+    (target,) = [
+        t for title, t in TARGETS if title == "Running and waiting requests" and "swapped" in t["legendFormat"]
+    ]
+    names = metric_names(target["expr"])
+    assert vllm.REQUESTS_SWAPPED.names[0] in names
+    assert "vllm:num_requests_swapped" in versions()["v0.6.6.post1"].default
+    assert "vllm:num_requests_swapped" not in versions()["v0.33.0"].default
+    assert target["expr"].count("0 * ") == 1
 
 
 def test_variables_query_metrics_that_exist():

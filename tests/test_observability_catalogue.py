@@ -26,8 +26,9 @@ def test_every_name_is_a_real_series_of_the_stated_kind(concept, metric):
     assert set(metric.samples) <= exposed
 
 
-# The V0 prefix-cache gauge stands in for the counters on V0 only; every other concept exists on every version.
-ALWAYS_THERE = [(c, m) for c, m in CONCEPTS if not c.startswith("prefix_cache")]
+# The V0 prefix-cache gauge stands in for the counters on V0 only, and only V0 swaps; every other concept exists
+# on every version.
+ALWAYS_THERE = [(c, m) for c, m in CONCEPTS if not c.startswith("prefix_cache") and c != "requests_swapped"]
 
 
 @pytest.mark.parametrize(("concept", "metric"), ALWAYS_THERE, ids=[c for c, _ in ALWAYS_THERE])
@@ -170,3 +171,23 @@ def test_failed_ratio_counts_aborted_and_errored_requests(tmp_path):
         _series("vllm:request_success_total", "0+6x20", finished_reason="error", **labels),
     ]
     _evaluate(tmp_path, series, [(vllm.failed_ratio(Scope(by=(MODEL,))), [(labels, 0.25)])])
+
+
+def test_swapped_requests_come_from_v0_pods_and_v1_pods_count_zero(tmp_path):
+    """One model on a V0 pod (3 swapped) and a V1 pod (no swap gauge): 3 for the model, 0 for the V1 pod."""
+    v0, v1 = {"model_name": "m", "pod": "v0"}, {"model_name": "m", "pod": "v1"}
+    assert "vllm:num_requests_swapped" in versions()["v0.6.6.post1"].default
+    assert "vllm:num_requests_swapped" not in versions()["v0.8.5.post1"].default
+    series = [
+        _series("vllm:num_requests_swapped", "3+0x20", **v0),
+        _series("vllm:num_requests_running", "4+0x20", **v0),
+        _series("vllm:num_requests_running", "5+0x20", **v1),
+    ]
+    _evaluate(
+        tmp_path,
+        series,
+        [
+            (vllm.swapped(Scope(by=(MODEL,))), [({"model_name": "m"}, 3)]),
+            (vllm.swapped(Scope(by=(MODEL, POD))), [(v0, 3), (v1, 0)]),
+        ],
+    )

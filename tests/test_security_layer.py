@@ -129,7 +129,16 @@ def test_only_the_gateway_pickers_and_scrapers_reach_the_model_servers():
     assert rule["from"] == [
         {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}}},
         {"podSelector": {"matchLabels": {"app": "inference-gateway-ext-proc"}}},
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+        # The self-managed Prometheus pods, by the labels the Prometheus Operator gives them.
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "prometheus",
+                    "app.kubernetes.io/managed-by": "prometheus-operator",
+                }
+            },
+        },
     ]
     for obj in plan.kubernetes_objects():
         if obj["kind"] == "NetworkPolicy":

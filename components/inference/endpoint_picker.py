@@ -23,6 +23,8 @@ from components.vocabulary import PickerTls, RoutingStrategy
 EXT_PROC_PORT = 9002
 HEALTH_PORT = 9003
 METRICS_PORT = 9090
+METRICS_PORT_NAME = "http-metrics"
+METRICS_PATH = "/metrics"
 CONFIG_DIR = "/config"
 CONFIG_FILE = "default-plugins.yaml"
 HEALTH_SERVICE = "inference-extension"
@@ -48,6 +50,8 @@ class PickerSpec(BaseModel):
     memory: str
     placement: Placement = Placement()
     image_pull_secret: str | None = None
+    # A Prometheus Operator scrapes the metrics port (a ServiceMonitor): give the scraper a token to present.
+    metrics_scraped: bool = False
 
     @property
     def high_availability(self) -> bool:
@@ -166,7 +170,7 @@ def service(spec: PickerSpec) -> dict[str, Any]:
                     "protocol": "TCP",
                     "appProtocol": "http2",
                 },
-                {"name": "http-metrics", "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
+                {"name": METRICS_PORT_NAME, "port": METRICS_PORT, "targetPort": "metrics", "protocol": "TCP"},
             ],
         },
     }
@@ -243,15 +247,41 @@ def auth_reviewer_name(spec: PickerSpec) -> str:
 
 
 def cluster_role(spec: PickerSpec) -> dict[str, Any]:
-    """The metrics endpoint authenticates scrapers with token and subject access reviews."""
+    """The metrics endpoint authenticates scrapers with token and subject access reviews (controller-runtime's
+    `filters.WithAuthenticationAndAuthorization`, which epp v1.0.2's runner sets): a scraper's token must be
+    allowed `get` on the non-resource URL `/metrics`. As upstream's inferencepool chart (rbac.yaml) does when
+    Prometheus is enabled, the picker's own service account is, and its token is what the scraper presents."""
+    rules = [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+        {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+    ]
+    if spec.metrics_scraped:
+        rules.append({"nonResourceURLs": [METRICS_PATH], "verbs": ["get"]})
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
         "metadata": kube.metadata(auth_reviewer_name(spec), None, labels=labels(spec)),
-        "rules": [
-            {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
-        ],
+        "rules": rules,
+    }
+
+
+def metrics_token_name(spec: PickerSpec) -> str:
+    return f"{spec.name}-metrics-token"
+
+
+def metrics_token(spec: PickerSpec) -> dict[str, Any]:
+    """A token of the picker's service account for the scraper (upstream's chart: epp-sa-token-secret.yaml); the
+    token controller fills `data.token` of a `kubernetes.io/service-account-token` Secret."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/service-account-token",
+        "metadata": kube.metadata(
+            metrics_token_name(spec),
+            spec.namespace,
+            labels=labels(spec),
+            annotations={"kubernetes.io/service-account.name": spec.name},
+        ),
     }
 
 
@@ -300,6 +330,12 @@ class EndpointPicker(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *prerequisites]),
         )
         kube.create(f"{name}-service", service(spec), child)
+        if spec.metrics_scraped:
+            kube.create(
+                f"{name}-metrics-token",
+                metrics_token(spec),
+                pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *prerequisites]),
+            )
         if spec.high_availability:
             kube.create(f"{name}-pdb", disruption_budget(spec), child)
         self.service = spec.name

@@ -572,6 +572,8 @@ class ModelServer(pulumi.ComponentResource):
     # The pods' selector labels and the serving port (pools, network policies, metrics).
     selector_labels: dict[str, str]
     port: int
+    # How long a new pod may take before it serves (image pull plus model load).
+    startup_budget_seconds: int
 
     def __init__(self, name: str, args: ModelServerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:inference:ModelServer", name, None, opts)
@@ -616,8 +618,10 @@ class ModelServer(pulumi.ComponentResource):
             )
         self.selector_labels = selector_labels(spec)
         self.port = MODEL_SERVER_PORT
+        self.startup_budget_seconds = rollout_seconds(spec)
         self.register_outputs(
             {
+                "startupBudgetSeconds": self.startup_budget_seconds,
                 "deployment": self.deployment,
                 "service": self.service,
                 "selectorLabels": self.selector_labels,

@@ -2,7 +2,12 @@
 
 Serving alerts (latency SLO, KV cache, queue, preemptions, failed requests) read vLLM's own metrics, so they hold
 on every vLLM release from 0.6.6 to 0.33.0. Availability alerts read Prometheus' `up` for the model servers'
-pods, which the scrape job labels with `namespace` and `pod`.
+pods, which the scrape job labels with `namespace` and `pod`, but only for pods that should be serving: ready, or
+started longer ago than the server's startup budget (image pull plus model load). A pod still loading its weights
+is scraped and reports `up == 0` for up to that budget; that is not an outage. Whether a pod is ready and when it
+started comes from kube-state-metrics, which kube-prometheus-stack ships and scrapes; where it is missing the
+availability alerts stay silent rather than guess (there is no `absent()`: a Prometheus that scrapes nothing, or
+a cluster whose servers are scaled to zero, is not paged forever).
 """
 
 from __future__ import annotations
@@ -21,6 +26,11 @@ from metrics.vllm import MODEL, NAMESPACE, POD, Scope
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"
 RATE_WINDOW = "5m"
+SCRAPE_HEALTH = "up"
+# kube-state-metrics' pod series (docs/metrics/workload/pod-metrics.md of kube-state-metrics): readiness per
+# `condition` (true/false/unknown), and the pod's start time in Unix seconds; both labelled `namespace`, `pod`.
+KUBE_POD_READY = "kube_pod_status_ready"
+KUBE_POD_START_TIME = "kube_pod_start_time"
 
 
 class AlertThresholds(BaseModel):
@@ -39,14 +49,27 @@ class ModelServerTarget:
 
     name: str
     namespace: str
+    # How long a new pod may take to serve (image pull plus model load).
+    startup_budget_seconds: int
 
     @property
     def pod_pattern(self) -> str:
         return f"{self.name}-[a-z0-9]+-[a-z0-9]+"
 
     @property
+    def pods(self) -> str:
+        return f'{NAMESPACE}="{self.namespace}", {POD}=~"{self.pod_pattern}"'
+
+    @property
     def up(self) -> str:
-        return f'up{{{NAMESPACE}="{self.namespace}", {POD}=~"{self.pod_pattern}"}}'
+        return f"{SCRAPE_HEALTH}{{{self.pods}}}"
+
+    @property
+    def should_serve(self) -> str:
+        """The server's pods that are ready, or that started longer ago than the startup budget."""
+        ready = f'{KUBE_POD_READY}{{{self.pods}, condition="true"}} == 1'
+        overdue = f"(time() - {KUBE_POD_START_TIME}{{{self.pods}}}) > {self.startup_budget_seconds}"
+        return f"({ready}) or on ({NAMESPACE}, {POD}) ({overdue})"
 
 
 @dataclass(frozen=True)
@@ -134,20 +157,23 @@ def availability_alerts(servers: Sequence[ModelServerTarget]) -> list[Alert]:
         alerts += [
             Alert(
                 "VllmModelServerTargetDown",
-                f"{server.up} == 0",
+                f"({server.up} == 0) and on ({NAMESPACE}, {POD}) ({server.should_serve})",
                 "5m",
                 "warning",
                 f"{server.namespace}/{server.name}: a model-server pod cannot be scraped",
-                "Prometheus cannot read /metrics of {{ $labels.namespace }}/{{ $labels.pod }}.",
+                "Prometheus cannot read /metrics of {{ $labels.namespace }}/{{ $labels.pod }}, which is ready or "
+                f"past its {server.startup_budget_seconds // 60}-minute startup budget.",
                 labels,
             ),
             Alert(
                 "VllmModelServerUnavailable",
-                f"absent({server.up} == 1)",
+                f"count by ({NAMESPACE}) ({server.should_serve}) unless on ({NAMESPACE}) ({server.up} == 1)",
                 "5m",
                 "critical",
                 f"{server.namespace}/{server.name}: no model-server pod is up",
-                f"No pod of {server.name} answers on /metrics: the model is not being served.",
+                f"{{{{ $value }}}} pods of {server.name} should be serving (ready or past the "
+                f"{server.startup_budget_seconds // 60}-minute startup budget) and none answers on /metrics: the "
+                "model is not being served.",
                 labels,
             ),
         ]
@@ -162,11 +188,18 @@ def rule_groups(thresholds: AlertThresholds, servers: Sequence[ModelServerTarget
     ]
 
 
-def prometheus_rule(name: str, namespace: str, groups: list[dict[str, Any]]) -> dict[str, Any]:
+def prometheus_rule(
+    name: str, namespace: str, groups: list[dict[str, Any]], labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`labels` are what the Operator's `ruleSelector` matches (a stock kube-prometheus-stack: `release`)."""
     return {
         "apiVersion": API_VERSION,
         "kind": KIND,
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app.kubernetes.io/part-of": "ack-inference"}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "ack-inference", **(labels or {})},
+        },
         "spec": {"groups": groups},
     }
 
@@ -177,6 +210,8 @@ class AlertRulesArgs(BaseModel):
     namespace: str
     thresholds: AlertThresholds
     model_servers: list[ModelServerTarget]
+    # Labels the Prometheus Operator's `ruleSelector` matches.
+    labels: dict[str, str] = {}
     provider: k8s.Provider
     # What serves the monitoring.coreos.com CRDs (the self-managed Helm release or the ARMS add-on), and the
     # namespace's creator.
@@ -189,7 +224,7 @@ class AlertRules(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: AlertRulesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ack-inference:observability:AlertRules", name, None, opts)
-        body = prometheus_rule(name, args.namespace, rule_groups(args.thresholds, args.model_servers))
+        body = prometheus_rule(name, args.namespace, rule_groups(args.thresholds, args.model_servers), args.labels)
         k8s.apiextensions.CustomResource(
             f"{name}-rule",
             api_version=body["apiVersion"],

@@ -32,6 +32,7 @@ ANNOTATION_JOB = "kubernetes-pods"
 ENVOY_JOB = "envoy-gateway-proxies"
 GRAFANA_ADMIN_SECRET = f"{RELEASE}-grafana-admin"
 RELEASE_TIMEOUT_SECONDS = 900
+WEBHOOK_RECEIVER = "ack-inference-webhook"
 
 
 def _target_labels() -> list[dict[str, Any]]:
@@ -115,7 +116,27 @@ def _label_name(key: str) -> str:
     return "".join(char if char.isalnum() else "_" for char in key)
 
 
-def helm_values(scrape_interval: str, image_registry: str | None, grafana_admin_secret: str) -> dict[str, Any]:
+def alertmanager_values(webhook_url: pulumi.Input[str]) -> dict[str, Any]:
+    """Routes every alert to one webhook receiver. Helm merges these maps into the chart's default
+    `alertmanager.config` (lists are replaced): its grouping, inhibition rules and the route that sends the
+    always-firing `Watchdog` to `null` stay; only the default receiver, `null` in the chart, changes."""
+    return {
+        "config": {
+            "route": {"receiver": WEBHOOK_RECEIVER},
+            "receivers": [
+                {"name": "null"},
+                {"name": WEBHOOK_RECEIVER, "webhook_configs": [{"url": webhook_url, "send_resolved": True}]},
+            ],
+        }
+    }
+
+
+def helm_values(
+    scrape_interval: str,
+    image_registry: str | None,
+    grafana_admin_secret: str,
+    alert_webhook_url: pulumi.Input[str] | None = None,
+) -> dict[str, Any]:
     label, value = SIDECAR_LABEL
     values: dict[str, Any] = {
         "prometheus": {
@@ -123,6 +144,8 @@ def helm_values(scrape_interval: str, image_registry: str | None, grafana_admin_
                 "scrapeInterval": scrape_interval,
                 "additionalScrapeConfigs": [annotation_scrape_job(), envoy_scrape_job()],
                 "ruleSelectorNilUsesHelmValues": False,
+                # The self-hosted endpoint pickers' ServiceMonitors carry no release label.
+                "serviceMonitorSelectorNilUsesHelmValues": False,
             }
         },
         "grafana": {
@@ -130,6 +153,8 @@ def helm_values(scrape_interval: str, image_registry: str | None, grafana_admin_
             "sidecar": {"dashboards": {"enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL"}},
         },
     }
+    if alert_webhook_url is not None:
+        values["alertmanager"] = alertmanager_values(alert_webhook_url)
     if image_registry:
         values["global"] = {"imageRegistry": image_registry}
     return values
@@ -143,6 +168,8 @@ class MonitoringStackArgs(BaseModel):
     chart_repository: str
     scrape_interval: str
     image_registry: str | None = None
+    # Where Alertmanager sends alerts (a secret Output); None leaves the chart's `null` receiver.
+    alert_webhook_url: Any = None
     provider: k8s.Provider
 
 
@@ -177,7 +204,7 @@ class MonitoringStack(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.chart_repository),
             namespace=namespace.metadata["name"],
-            values=helm_values(args.scrape_interval, args.image_registry, GRAFANA_ADMIN_SECRET),
+            values=helm_values(args.scrape_interval, args.image_registry, GRAFANA_ADMIN_SECRET, args.alert_webhook_url),
             # Helm's default 5 minutes is short for first pulls of the chart's images from public registries.
             timeout=RELEASE_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[grafana_admin])),

@@ -41,6 +41,20 @@ class ModelServerRef:
     namespace: str
     pod_labels: dict[str, str]
     port: int
+    # How long a new pod may take to serve (image pull plus model load): availability alerts wait this long.
+    startup_budget_seconds: int
+    resources: list[pulumi.Resource] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EndpointPickerRef:
+    """A self-hosted endpoint picker whose metrics a Prometheus Operator scrapes."""
+
+    name: str
+    namespace: str
+    # The labels of its Service (which serves the metrics port) and the Secret holding the scraper's token.
+    service_labels: dict[str, str]
+    token_secret: str
     resources: list[pulumi.Resource] = field(default_factory=list)
 
 
@@ -50,6 +64,8 @@ class InferenceLayer:
     model_servers: list[ModelServerRef]
     # The Gateway's name and namespace (for observability side-by-side panels and policies).
     gateway_name: str
+    # Self-hosted pickers whose metrics are scraped (none when the gateway add-on runs the pickers).
+    endpoint_pickers: list[EndpointPickerRef] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
 
 

@@ -13,7 +13,13 @@ import pulumi
 
 from components.constants import CHAT_TEMPLATES_DIR
 from components.inference.benchmark import Benchmark, BenchmarkArgs, BenchmarkSpec
-from components.inference.endpoint_picker import EXT_PROC_PORT, EndpointPicker, EndpointPickerArgs, PickerSpec
+from components.inference.endpoint_picker import (
+    EXT_PROC_PORT,
+    EndpointPicker,
+    EndpointPickerArgs,
+    PickerSpec,
+    metrics_token_name,
+)
 from components.inference.endpoint_picker import selector_labels as picker_labels
 from components.inference.gateway import (
     HTTP_LISTENER,
@@ -57,11 +63,12 @@ from components.inference.model_server import (
 from components.inference.namespace import Namespace
 from components.inference.network_policies import IsolatedServer, NetworkIsolation, NetworkIsolationArgs, Peer
 from stacks import compatibility
-from stacks.layers import CloudLayer, InferenceLayer, ModelServerRef
+from stacks.layers import CloudLayer, EndpointPickerRef, InferenceLayer, ModelServerRef
 from stacks.settings import StackSettings
 from stacks.settings.models import BUNDLED_CHAT_TEMPLATES, ModelSettings
+from stacks.settings.observability import monitor_crds_used
 from stacks.settings.routing import benchmark_model, routing_groups
-from stacks.settings.security import scraper_namespaces
+from stacks.settings.security import scrapers
 
 OBJECTIVE_HEADER = "x-gateway-inference-objective"
 SAMPLE_PROMPT = "Explain in one sentence what an inference gateway does."
@@ -218,7 +225,7 @@ def isolation_peers(settings: StackSettings) -> list[Peer]:
     peers = [Peer(namespace=isolation.gateway_namespace, pod_labels=isolation.gateway_pod_labels)]
     if settings.routing.endpoint_picker.mode == "selfHosted":
         peers += [Peer(pod_labels=picker_labels(m.picker_name)) for m in settings.models]
-    peers += [Peer(namespace=namespace) for namespace in scraper_namespaces(settings)]
+    peers += [Peer(namespace=namespace, pod_labels=labels) for namespace, labels in scrapers(settings)]
     return peers
 
 
@@ -268,6 +275,7 @@ def picker_spec(settings: StackSettings, model: ModelSettings, cloud: CloudLayer
         memory=picker.memory,
         placement=cloud.system_placement,
         image_pull_secret=settings.security.image_pull_secret,
+        metrics_scraped=monitor_crds_used(settings),
     )
 
 
@@ -363,15 +371,20 @@ def build_inference(
     }
 
     pickers = []
+    scraped_pickers = []
     if settings.routing.endpoint_picker.mode == "selfHosted":
-        pickers = [
-            EndpointPicker(
-                model.picker_name,
-                EndpointPickerArgs(picker_spec(settings, model, cloud), depends_on=[*cloud.capacity, *namespace_ready]),
-                opts,
+        for model in settings.models:
+            epp = picker_spec(settings, model, cloud)
+            picker = EndpointPicker(
+                model.picker_name, EndpointPickerArgs(epp, depends_on=[*cloud.capacity, *namespace_ready]), opts
             )
-            for model in settings.models
-        ]
+            pickers.append(picker)
+            if epp.metrics_scraped:
+                scraped_pickers.append(
+                    EndpointPickerRef(
+                        epp.name, epp.namespace, picker_labels(epp.name), metrics_token_name(epp), [picker]
+                    )
+                )
     installers = [*cloud.crd_installers, *namespace_ready]
     api_keys = {
         client: pulumi.Output.secret(key.get_secret_value()) for client, key in (settings.api_keys or {}).items()
@@ -457,10 +470,12 @@ def build_inference(
                 namespace=gateway_settings.namespace,
                 pod_labels=server.selector_labels,
                 port=server.port,
+                startup_budget_seconds=server.startup_budget_seconds,
                 resources=[server.deployment, server.service],
             )
             for name, server in servers.items()
         ],
         gateway_name=gateway_settings.name,
+        endpoint_pickers=scraped_pickers,
         outputs=outputs,
     )

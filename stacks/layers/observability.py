@@ -1,10 +1,16 @@
-"""Builds the observability layer: the vLLM dashboard, the alert rules and, optionally, self-managed monitoring.
+"""Builds the observability layer: the vLLM dashboard, the alert rules, what the chosen Prometheus scrapes and,
+optionally, self-managed monitoring.
 
 The dashboard ConfigMap and the PrometheusRule live beside the model servers (Grafana's sidecar and the
 Prometheus Operator of the self-managed stack look in every namespace). The rule needs the
-`monitoring.coreos.com` CRDs, so by default it is rendered only when the stack installs what serves them: the
-self-managed Helm release, or the ARMS add-on (`cloud.monitoring_installers`); `observability.alerts.enabled`
-overrides that for clusters that already run the Prometheus Operator.
+`monitoring.coreos.com` CRDs, so by default it is rendered only where something serves them: the
+self-managed Helm release, the ARMS add-on (`cloud.monitoring_installers`), or the cluster's own Prometheus
+Operator (`observability.prometheusOperator`); `observability.alerts.enabled` overrides that.
+
+Scraping: the self-managed Prometheus and ARMS read the model servers' `prometheus.io/*` annotations; a
+Prometheus Operator of the cluster's own gets a PodMonitor per model server instead (rendering one for the
+self-managed Prometheus too would scrape every pod twice). Self-hosted endpoint pickers get a ServiceMonitor
+wherever an Operator reads them (self-managed or the cluster's own).
 """
 
 from __future__ import annotations
@@ -13,16 +19,19 @@ from typing import Any
 
 import pulumi
 
-from components.inference.model_server import METRICS_PATH
+from components.inference import endpoint_picker
+from components.inference.model_server import METRICS_PATH, PORT_NAME
 from components.observability.alert_rules import AlertRules, AlertRulesArgs, AlertThresholds, ModelServerTarget
 from components.observability.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs
 from components.observability.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.observability.scrape_targets import ScrapedPods, ScrapedService, ScrapeTargets, ScrapeTargetsArgs
 from dashboards.vllm_inference import DASHBOARD_FILE, render
 from stacks.layers import CloudLayer, InferenceLayer, ObservabilityLayer
 from stacks.settings import StackSettings
 from stacks.settings.models import ModelSettings
 
 DASHBOARD_NAME = "vllm-dashboard"
+SCRAPE_TARGETS_NAME = "scrape-targets"
 ALERT_RULES_NAME = "vllm-alerts"
 # ARMS' LLM-inference monitoring collects pods that carry these labels.
 ARMS_WORKLOAD_LABEL = "alibabacloud.com/inference-workload"
@@ -54,6 +63,9 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
                 chart_repository=self_managed.chart_repository,
                 scrape_interval=self_managed.scrape_interval,
                 image_registry=self_managed.image_registry,
+                alert_webhook_url=pulumi.Output.secret(settings.alert_webhook_url.get_secret_value())
+                if settings.alert_webhook_url
+                else None,
                 provider=cloud.provider,
             ),
         )
@@ -72,21 +84,66 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
             ),
         )
 
+    operator = observability.prometheus_operator
+    # Labels the Operator's rule and monitor selectors match; the self-managed one selects everything.
+    selector_labels = operator.labels if operator.enabled else {}
+    crds_served = bool(crd_installers) or operator.enabled
+
+    scrape_targets = None
+    pods = [] if self_managed.enabled else inference.model_servers
+    if operator.enabled or self_managed.enabled:
+        scraped_pods = [ScrapedPods(name=s.name, namespace=s.namespace, pod_labels=s.pod_labels,
+                                    port_name=PORT_NAME, path=METRICS_PATH) for s in pods]  # fmt: skip
+        scraped_services = [
+            ScrapedService(
+                name=p.name,
+                namespace=p.namespace,
+                service_labels=p.service_labels,
+                port_name=endpoint_picker.METRICS_PORT_NAME,
+                path=endpoint_picker.METRICS_PATH,
+                token_secret=p.token_secret,
+            )
+            for p in inference.endpoint_pickers
+        ]
+        if scraped_pods or scraped_services:
+            scrape_targets = ScrapeTargets(
+                SCRAPE_TARGETS_NAME,
+                ScrapeTargetsArgs(
+                    pods=scraped_pods,
+                    services=scraped_services,
+                    labels=selector_labels,
+                    depends_on=[
+                        *crd_installers,
+                        *namespace_ready,
+                        *(r for p in inference.endpoint_pickers for r in p.resources),
+                    ],
+                ),
+                pulumi.ResourceOptions(provider=cloud.provider),
+            )
+
     alerts = observability.alerts
     rules = None
-    if crd_installers if alerts.enabled is None else alerts.enabled:
+    if crds_served if alerts.enabled is None else alerts.enabled:
         rules = AlertRules(
             ALERT_RULES_NAME,
             AlertRulesArgs(
                 namespace=inference.namespace,
                 thresholds=AlertThresholds(**alerts.model_dump(exclude={"enabled"})),
-                model_servers=[ModelServerTarget(s.name, s.namespace) for s in inference.model_servers],
+                model_servers=[
+                    ModelServerTarget(s.name, s.namespace, s.startup_budget_seconds) for s in inference.model_servers
+                ],
+                labels=selector_labels,
                 provider=cloud.provider,
                 depends_on=[*crd_installers, *namespace_ready],
             ),
         )
 
-    return ObservabilityLayer(outputs=_outputs(inference, monitoring, dashboard, rules))
+    if rules and monitoring and settings.alert_webhook_url is None:
+        pulumi.log.warn(
+            "observability: the alert rules are on but the self-managed Alertmanager has no receiver, so alerts "
+            "reach no one; set one with `pulumi config set --secret ack-inference:alertWebhookUrl <url>`"
+        )
+    return ObservabilityLayer(outputs=_outputs(inference, monitoring, dashboard, rules, scrape_targets))
 
 
 def _outputs(
@@ -94,6 +151,7 @@ def _outputs(
     monitoring: MonitoringStack | None,
     dashboard: GrafanaDashboard | None,
     rules: AlertRules | None,
+    scrape_targets: ScrapeTargets | None,
 ) -> dict[str, Any]:
     grafana: dict[str, str] = {"file": f"dashboards/{DASHBOARD_FILE.name}"}
     if dashboard:
@@ -110,9 +168,10 @@ def _outputs(
                 for server in inference.model_servers
             ],
             "prometheus": monitoring.prometheus if monitoring else "ARMS console > Prometheus monitoring, or your own",
+            "monitors": scrape_targets.monitors if scrape_targets else [],
         },
         "alertRules": rules.prometheus_rule
         if rules
-        else "none: nothing serves the monitoring.coreos.com CRDs (enable observability.selfManaged or "
-        "addons.armsPrometheus, or set observability.alerts.enabled for your own Prometheus Operator)",
+        else "none: nothing serves the monitoring.coreos.com CRDs (enable observability.selfManaged, "
+        "addons.armsPrometheus or observability.prometheusOperator)",
     }

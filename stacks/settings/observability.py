@@ -1,12 +1,14 @@
-"""Observability settings: the dashboard, the alert rules and their thresholds, optional self-managed monitoring.
+"""Observability settings: the dashboard, the alert rules and their thresholds, and which Prometheus scrapes.
 
-Scraping itself needs no setting: every model server carries the `prometheus.io/*` annotations. Managed
-Prometheus (ARMS) is a cluster add-on (`addons.armsPrometheus`); self-managed monitoring is the
-kube-prometheus-stack Helm chart, for clusters without ARMS.
+Three monitoring modes: managed Prometheus (ARMS, the cluster add-on `addons.armsPrometheus`), which reads the
+model servers' `prometheus.io/*` annotations; self-managed monitoring (the kube-prometheus-stack Helm chart,
+`selfManaged`); or a Prometheus Operator the cluster already runs (`prometheusOperator`), which ignores the
+annotations and is given PodMonitors and ServiceMonitors instead.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
 
 _DURATION = r"^[1-9][0-9]*(s|m)$"
+_WEBHOOK_URL = re.compile(r"https?://[^\s/]+\S*")
 
 
 class DashboardSettings(ConfigModel):
@@ -84,11 +87,36 @@ class SelfManagedSettings(ConfigModel):
     )
 
 
+class PrometheusOperatorSettings(ConfigModel):
+    enabled: bool = Field(
+        False,
+        description="Your cluster already runs the Prometheus Operator (e.g. your own kube-prometheus-stack): "
+        "render a PodMonitor per model server and a ServiceMonitor per self-hosted endpoint picker (the Operator "
+        "ignores `prometheus.io/*` annotations), and the PrometheusRule.",
+    )
+    namespace: str = Field(
+        "monitoring",
+        pattern=DNS_LABEL,
+        description="Namespace of the Operator's Prometheus pods: the model servers' NetworkPolicy admits their "
+        "scrapes from there.",
+    )
+    labels: dict[str, str] = Field(
+        default_factory=lambda: {"release": "kube-prometheus-stack"},
+        max_length=16,
+        description="Labels on the PrometheusRule, PodMonitors and ServiceMonitors: what your Prometheus' "
+        "`ruleSelector`, `podMonitorSelector` and `serviceMonitorSelector` match (a stock kube-prometheus-stack "
+        "selects `release: <its Helm release name>`).",
+    )
+
+
 class ObservabilitySettings(ConfigModel):
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings, description="The Grafana dashboard.")
     alerts: AlertSettings = Field(default_factory=AlertSettings, description="Alert rules and their thresholds.")
     self_managed: SelfManagedSettings = Field(
         default_factory=SelfManagedSettings, description="Self-managed Prometheus and Grafana."
+    )
+    prometheus_operator: PrometheusOperatorSettings = Field(
+        default_factory=PrometheusOperatorSettings, description="A Prometheus Operator the cluster already runs."
     )
     arms_inference_labels: bool | None = Field(
         None,
@@ -97,5 +125,28 @@ class ObservabilitySettings(ConfigModel):
     )
 
 
+def monitor_crds_used(settings: StackSettings) -> bool:
+    """Whether a Prometheus Operator reads PodMonitors and ServiceMonitors (self-managed, or the cluster's own)."""
+    observability = settings.observability
+    return observability.self_managed.enabled or observability.prometheus_operator.enabled
+
+
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
-    return iter(())
+    observability = settings.observability
+    webhook = settings.alert_webhook_url
+    # Alertmanager refuses a webhook receiver whose `url` is not an absolute URL (config.SecretURL); the value is
+    # a secret, so the message never repeats it.
+    if webhook is not None and not _WEBHOOK_URL.fullmatch(webhook.get_secret_value()):
+        yield ConfigProblem(("alertWebhookUrl",), "must be an http:// or https:// URL")
+    if webhook is not None and not observability.self_managed.enabled:
+        yield ConfigProblem(
+            ("alertWebhookUrl",),
+            "configures the self-managed Alertmanager, which `observability.selfManaged.enabled` installs; with "
+            "ARMS or your own Prometheus Operator, configure alert delivery there",
+        )
+    if observability.self_managed.enabled and observability.prometheus_operator.enabled:
+        # Two Operators would each run their own Prometheus and scrape (and alert on) every model server twice.
+        yield ConfigProblem(
+            ("observability", "prometheusOperator", "enabled"),
+            "`selfManaged.enabled` already installs a Prometheus Operator; enable one of the two",
+        )

@@ -93,8 +93,10 @@ class NetworkIsolationSettings(ConfigModel):
     scraper_namespaces: list[Annotated[str, Field(pattern=DNS_LABEL)]] | None = Field(
         None,
         max_length=16,
-        description="Namespaces whose pods may scrape the model servers' metrics. Default: the self-managed "
-        f"monitoring namespace when it is enabled and `{ARMS_NAMESPACE}` with the ARMS add-on.",
+        description="Namespaces whose pods may scrape the model servers' metrics. Default: the Prometheus pods "
+        "(by the Prometheus Operator's pod labels) of the self-managed monitoring namespace when it is enabled and "
+        f"of `observability.prometheusOperator.namespace` when that is, and every pod of `{ARMS_NAMESPACE}` with "
+        "the ARMS add-on.",
     )
 
 
@@ -138,15 +140,29 @@ class SecuritySettings(ConfigModel):
     )
 
 
-def scraper_namespaces(settings: StackSettings) -> list[str]:
+# The labels the Prometheus Operator gives every Prometheus pod it runs (`makeSelectorLabels` in
+# pkg/prometheus/server/operator.go, the same in v0.79.2 and v0.93.0): the self-managed stack's and your own.
+OPERATOR_PROMETHEUS_POD_LABELS = {
+    "app.kubernetes.io/name": "prometheus",
+    "app.kubernetes.io/managed-by": "prometheus-operator",
+}
+
+
+def scrapers(settings: StackSettings) -> list[tuple[str, dict[str, str]]]:
+    """Who scrapes the model servers, as (namespace, pod labels; empty: every pod there): the configured
+    namespaces, else the chosen mode's Prometheus pods (an Operator's, by its labels; ARMS's agents, whose
+    labels ARMS does not document, by namespace)."""
     configured = settings.security.network_isolation.scraper_namespaces
     if configured is not None:
-        return configured
+        return [(namespace, {}) for namespace in configured]
+    observability = settings.observability
     found = []
-    if settings.observability.self_managed.enabled:
-        found.append(settings.observability.self_managed.namespace)
+    if observability.self_managed.enabled:
+        found.append((observability.self_managed.namespace, OPERATOR_PROMETHEUS_POD_LABELS))
+    if observability.prometheus_operator.enabled:
+        found.append((observability.prometheus_operator.namespace, OPERATOR_PROMETHEUS_POD_LABELS))
     if settings.addons.arms_prometheus.enabled:
-        found.append(ARMS_NAMESPACE)
+        found.append((ARMS_NAMESPACE, {}))
     return found
 
 

@@ -78,6 +78,12 @@ class StackSettings(ConfigModel):
     hf_token: SecretStr | None = Field(
         None, description="Hugging Face token for models with `source.type: huggingFace`. Secret."
     )
+    alert_webhook_url: SecretStr | None = Field(
+        None,
+        description="Where the self-managed Alertmanager sends every alert: an Alertmanager webhook receiver URL "
+        "(for DingTalk, the URL of a prometheus-webhook-dingtalk bridge, e.g. `http://<bridge>:8060/dingtalk/"
+        "<profile>/send`). Without it alerts reach no one. Secret.",
+    )
     observability: observability_area.ObservabilitySettings = Field(
         default_factory=observability_area.ObservabilitySettings,
         description="Dashboard, alert rules, optional self-managed Prometheus and Grafana.",

@@ -22,6 +22,8 @@ from tooling.offline.run import simulate
 
 NAMESPACE = "llm"
 SERVERS = ("vllm-llama2-7b-pool", "qwen-pool")
+# The model servers' startup budget: image pull and model load (30 minutes).
+STARTUP_BUDGET_SECONDS = 1800
 
 
 def observe(
@@ -51,7 +53,7 @@ def observe(
                 spec={"selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}}}},
                 opts=pulumi.ResourceOptions(provider=provider),
             )
-            refs.append(ModelServerRef(name, NAMESPACE, {"app": name}, 8000, [deployment]))
+            refs.append(ModelServerRef(name, NAMESPACE, {"app": name}, 8000, STARTUP_BUDGET_SECONDS, [deployment]))
         inference = InferenceLayer(namespace=NAMESPACE, model_servers=refs, gateway_name="inference-gateway")
         for key, value in build_observability(settings, cloud, inference).outputs.items():
             pulumi.export(key, value)
