@@ -120,7 +120,7 @@ def test_options_that_matter_are_recorded(plan):
 def test_secrets_are_redacted_and_integers_stay_integers(plan):
     secret = plan.one("kubernetes:core/v1:Secret", "box-token")
     provider = plan.one("pulumi:providers:kubernetes", "box-k8s")
-    assert secret.inputs["stringData"] == SECRET
+    assert set(secret.inputs["stringData"]) and set(secret.inputs["stringData"].values()) == {SECRET}
     assert provider.inputs["kubeconfig"] == SECRET
     deployment = plan.one("kubernetes:apps/v1:Deployment", "app")
     assert deployment.inputs["spec"]["replicas"] == 2
@@ -171,6 +171,11 @@ def test_runs_are_isolated_from_each_other():
         ({"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}, SECRET),
         ("04da6b54-80e4-46f7-96ec-b56ff0331ba9", "[unknown]"),
         ([1.0, {"a": 2.0}], [1, {"a": 2}]),
+        # A secret map keeps its keys (a Secret's `stringData` stays a map of strings), never its values.
+        (
+            {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"a": "x", "b": ["y"]}},
+            {"a": SECRET, "b": [SECRET]},
+        ),
     ],
 )
 def test_plain_normalises_serialized_values(value, expected):

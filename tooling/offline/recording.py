@@ -46,12 +46,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         signature = value.get(rpc._special_sig_key)
         if signature == rpc._special_secret_sig:
-            return SECRET
+            return redacted(plain(value.get("value")))
         if signature == rpc._special_resource_sig:
             return value.get("urn")
         if signature == rpc._special_output_value_sig:
             if value.get("secret"):
-                return SECRET
+                return redacted(plain(value["value"])) if "value" in value else SECRET
             return plain(value["value"]) if "value" in value else UNKNOWN
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -62,6 +62,16 @@ def plain(value: Any) -> Any:
         # Protobuf carries every number as a double; the providers send integers as integers.
         return int(value)
     return value
+
+
+def redacted(value: Any) -> Any:
+    """A secret's shape with every value replaced: a Secret's `stringData` keeps its keys, so the rendered
+    object still has the type Kubernetes requires (a map of strings) and a reviewer sees which keys change."""
+    if isinstance(value, dict):
+        return {key: redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return SECRET
 
 
 def _urn_of_ref(reference: str) -> str:
@@ -118,6 +128,8 @@ class RecordingMonitor(MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
         self.duplicates: list[str] = []
+        # URN -> (id, state) as the provider returned them: what an engine would store and diff against.
+        self.states: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine does: the type chain holds every ancestor's type except the root stack's.
@@ -156,6 +168,8 @@ class RecordingMonitor(MockMonitor):
             custom_timeouts=timeouts,
             inputs=plain(json_format.MessageToDict(request.object)),
         )
+        if request.custom:
+            self.states[response.urn] = (response.id, plain(json_format.MessageToDict(response.object)))
         return response
 
     def RegisterResourceOutputs(self, request):
@@ -177,6 +191,8 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # URN -> (id, state) of each custom resource, as the provider mocks returned them (not part of plan.json).
+    states: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def stack_urn(self) -> str:
