@@ -12,7 +12,7 @@ from components.vocabulary import Criticality, LoraRank, ModelApiVersion, Server
 from stacks import compatibility
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
-from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, pinned_image
+from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, pinned_image, quantity_value
 from stacks.settings.sources import SourceSettings, source_problems
 
 if TYPE_CHECKING:
@@ -27,6 +27,12 @@ TUTORIAL_PICKER_NAME = "inference-gateway-ext-proc"
 LLAMA_2_7B_REPO = "meta-llama/Llama-2-7b-hf"
 # Images that hold vLLM but no model weights, so `source.type: baked` cannot serve from them.
 WEIGHTLESS_IMAGES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai")
+# The API server refuses a ConfigMap whose data exceeds 1 MiB (kubernetes `pkg/apis/core/validation/validation.go`
+# ValidateConfigMap: total size of `data` and `binaryData` > `core.MaxSecretSize` = 1024 * 1024 bytes).
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
+# The key the chat template is stored under (components/inference/model_server.py CHAT_TEMPLATE_FILE); it counts
+# towards the ConfigMap's size.
+CHAT_TEMPLATE_KEY_BYTES = len("chat-template.jinja")
 # A production model server keeps serving through a rollout or the loss of one node.
 PRODUCTION_MIN_REPLICAS = 2
 # What an adapter rule that renames `vllm:<name>` to `vllm_<name>` serves; docs/models-and-routing.md shows that rule.
@@ -279,6 +285,45 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
         yield from autoscaling_problems(settings, index, model)
         if model.mode == "simulator" and model.chat_template is not None:
             yield ConfigProblem(("models", index, "chatTemplate"), "is a vLLM option; the simulator has none")
+        yield from resource_problems(index, model)
+        if model.lora is not None:
+            yield from lora_problems(index, model.lora)
+
+
+def resource_problems(index: int, model: ModelSettings) -> Iterator[ConfigProblem]:
+    template = model.chat_template
+    if template is not None and template not in BUNDLED_CHAT_TEMPLATES:
+        size = len(template.encode()) + CHAT_TEMPLATE_KEY_BYTES
+        if size > CONFIG_MAP_MAX_BYTES:
+            yield ConfigProblem(
+                ("models", index, "chatTemplate"),
+                f"is {size} bytes in its ConfigMap; Kubernetes allows at most {CONFIG_MAP_MAX_BYTES} (1 MiB)",
+            )
+    # `/dev/shm` is an emptyDir with `medium: Memory`: its pages are charged to the container's memory limit
+    # (kubernetes.io/docs/concepts/storage/volumes/#emptydir, "counts against your container's memory limit"),
+    # so a pod whose `memory` is not above the shm size is OOM-killed once vLLM fills it.
+    if model.mode == "vllm" and quantity_value(model.memory) <= model.shm_size_gib * 2**30:
+        yield ConfigProblem(
+            ("models", index, "memory"),
+            f"must be more than `shmSizeGib` ({model.shm_size_gib}Gi): the in-memory /dev/shm counts against it",
+        )
+
+
+def lora_problems(index: int, lora: LoraSettings) -> Iterator[ConfigProblem]:
+    loc = ("models", index, "lora")
+    # vLLM refuses to start otherwise: `LoRAConfig` raises "max_cpu_loras (...) must be >= max_loras (...)"
+    # (vllm `vllm/config.py` LoRAConfig.__post_init__, every release since 0.3).
+    if lora.max_cpu_loras is not None and lora.max_cpu_loras < lora.max_loras:
+        yield ConfigProblem((*loc, "maxCpuLoras"), f"must be at least `maxLoras` ({lora.max_loras})")
+    # A second `--lora-modules` entry with a name already loaded fails start-up ("The lora adapter '<name>' has
+    # already been loaded", vllm `vllm/entrypoints/openai/serving_models.py` load_lora_adapter).
+    seen: set[str] = set()
+    for position, adapter in enumerate(lora.adapters):
+        if adapter.name in seen:
+            yield ConfigProblem(
+                (*loc, "adapters", position, "name"), f"`{adapter.name}` is already the name of another adapter"
+            )
+        seen.add(adapter.name)
 
 
 def autoscaling_problems(settings: StackSettings, index: int, model: ModelSettings) -> Iterator[ConfigProblem]:
