@@ -15,9 +15,15 @@ from pydantic_core import ErrorDetails
 
 from stacks.errors import PROJECT, ConfigError, ConfigProblem
 from stacks.settings import StackSettings, settings_problems
+from stacks.stack_keys import namespace_problems, region_problems
 
 _PREFIX = f"{PROJECT}:"
 _UNIONS = (typing.Union, types.UnionType)
+
+
+def all_config() -> dict[str, Any]:
+    """Every key the stack file holds, in any namespace (full keys), with its raw value."""
+    return {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
 
 
 def project_config() -> tuple[dict[str, str], set[str]]:
@@ -36,7 +42,7 @@ def project_config() -> tuple[dict[str, str], set[str]]:
     ``CONFIG`` context variable for the values, ``get_config_secret_keys_env()`` and ``is_config_secret()``
     for the secret keys. ``tests/test_config_sdk.py`` fails if the pinned SDK changes any of them.
     """
-    raw: dict[str, Any] = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
+    raw = all_config()
     secret_env = set(pulumi_config.get_config_secret_keys_env())
     values: dict[str, str] = {}
     secrets: set[str] = set()
@@ -52,17 +58,22 @@ def project_config() -> tuple[dict[str, str], set[str]]:
 
 def load_settings() -> StackSettings:
     values, secrets = project_config()
-    return parse_settings(values, secrets)
+    others = {key: value for key, value in all_config().items() if not key.startswith(_PREFIX)}
+    return parse_settings(values, secrets, others)
 
 
-def parse_settings(values: Mapping[str, str], secret_keys: Iterable[str] = ()) -> StackSettings:
+def parse_settings(
+    values: Mapping[str, str], secret_keys: Iterable[str] = (), others: Mapping[str, str] | None = None
+) -> StackSettings:
     """Validates raw config values (strings, JSON for structured keys) into settings.
 
+    `others`: the stack's keys outside the project namespace (full keys), checked against what the providers
+    read (`stacks/stack_keys.py`); None skips those checks (settings on their own, in tests).
     Raises ``ConfigError`` listing every problem; messages never contain a configured value.
     """
     secret_keys = set(secret_keys)
     fields = _fields_by_alias(StackSettings)
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = list(namespace_problems(sorted(others or {})))
     data: dict[str, Any] = {}
     for key, raw in values.items():
         field = fields.get(key)
@@ -87,6 +98,8 @@ def parse_settings(values: Mapping[str, str], secret_keys: Iterable[str] = ()) -
     if problems:
         raise ConfigError(problems)
     cross_field = list(settings_problems(settings))
+    if others is not None:
+        cross_field += region_problems(settings, others)
     if cross_field:
         raise ConfigError(cross_field)
     return settings

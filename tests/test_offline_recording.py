@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from tests.harness import stack_config
+from tests.harness import plan_stack, stack_config
 from tooling.offline.recording import SECRET, plain
 from tooling.offline.run import simulate, try_simulate
 
@@ -180,3 +180,34 @@ def test_runs_are_isolated_from_each_other():
 )
 def test_plain_normalises_serialized_values(value, expected):
     assert plain(value) == expected
+
+
+def test_two_objects_with_one_kubernetes_identity_are_reported():
+    # Distinct URNs, one object in the cluster: the second create fails with AlreadyExists.
+    def twice() -> None:
+        for logical in ("first", "second"):
+            k8s.core.v1.ConfigMap(logical, metadata={"name": "settings", "namespace": "llm"}, data={"a": "b"})
+        k8s.core.v1.ConfigMap("elsewhere", metadata={"name": "settings", "namespace": "other"}, data={"a": "b"})
+
+    plan = simulate(stack_config("dev"), program=twice)
+    assert plan.duplicates == []
+    [collision] = plan.identity_collisions()
+    assert collision.startswith("urn:pulumi:dev::ack-inference::kubernetes:core/v1:ConfigMap::second claims ")
+    assert "v1/ConfigMap/llm/settings" in collision
+
+
+def test_creating_a_namespace_every_cluster_has_is_reported():
+    def preset() -> None:
+        k8s.core.v1.Namespace("system", metadata={"name": "kube-system"})
+        k8s.core.v1.Namespace("own", metadata={"name": "llm"})
+
+    plan = simulate(stack_config("dev"), program=preset)
+    assert plan.identity_collisions() == [
+        "urn:pulumi:dev::ack-inference::kubernetes:core/v1:Namespace::system creates namespace kube-system, which "
+        "every cluster already has"
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "v1alpha1", "v1alpha2"])
+def test_committed_stacks_claim_each_identity_once(stack):
+    assert plan_stack(stack).identity_collisions() == []

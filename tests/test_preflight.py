@@ -23,6 +23,47 @@ LORA = {"chatTemplate": "llama-2"}
 
 # (case, config entries added to (or, with None, removed from) the dev stack, the key the one line names)
 CASES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "a typo in the project namespace",
+        {"ack-inference:tier": None, "ack-inferense:tier": "production"},
+        "ack-inferense:tier: is in namespace `ack-inferense`, which nothing reads (did you mean `ack-inference:tier`?)",
+    ),
+    (
+        "a typo in a provider key",
+        {"alicloud:regoin": "cn-hangzhou"},
+        "alicloud:regoin: is not a key of the alicloud provider (did you mean `alicloud:region`?)",
+    ),
+    ("no region", {"alicloud:region": None}, "alicloud:region: is required"),
+    (
+        "a zone of another region",
+        {
+            "ack-inference:network": {
+                "vswitches": [
+                    {"zoneId": "cn-hangzhou-i", "cidr": "10.0.0.0/20"},
+                    {"zoneId": "cn-shanghai-b", "cidr": "10.0.16.0/20"},
+                ]
+            }
+        },
+        "ack-inference:network.vswitches[1].zoneId: `cn-shanghai-b` is not a zone of `alicloud:region`",
+    ),
+    (
+        "a gateway namespace every cluster has",
+        {"ack-inference:gateway": {"namespace": "kube-system"}},
+        "ack-inference:gateway.namespace: `kube-system` already exists in every cluster",
+    ),
+    (
+        "a monitoring namespace every cluster has",
+        {"ack-inference:observability": {"selfManaged": {"enabled": True, "namespace": "envoy-gateway-system"}}},
+        "ack-inference:observability.selfManaged.namespace: `envoy-gateway-system` already exists",
+    ),
+    (
+        "one namespace created twice",
+        {
+            "ack-inference:gateway": {"namespace": "llm"},
+            "ack-inference:observability": {"selfManaged": {"enabled": True, "namespace": "llm"}},
+        },
+        "ack-inference:observability.selfManaged.namespace: is also `gateway.namespace`",
+    ),
     ("six vswitches", {"ack-inference:network": {"vswitches": SIX_ZONES}}, "ack-inference:network.vswitches:"),
     (
         "EIP bandwidth above 200",
@@ -59,9 +100,12 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, bool]]:
-    project = copy_program(tmp_path_factory.mktemp("checkout"))
+def project(tmp_path_factory):
+    return copy_program(tmp_path_factory.mktemp("checkout"))
 
+
+@pytest.fixture(scope="module")
+def results(project) -> dict[str, tuple[subprocess.CompletedProcess, bool]]:
     def run(case: tuple[str, dict[str, Any], str]) -> tuple[str, tuple[subprocess.CompletedProcess, bool]]:
         name, entries, _ = case
         stack = name.replace(" ", "-").replace("/", "")
@@ -89,3 +133,37 @@ def test_the_plan_fails_where_pulumi_up_would(results, name, entries, key):
     assert "Traceback" not in result.stderr + result.stdout
     problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
     assert len(problems) == 1 and problems[0].startswith(f"  - {key}"), result.stderr
+
+
+def run_plan(project, stack: str, document: dict[str, Any]) -> subprocess.CompletedProcess:
+    (project / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    return subprocess.run(
+        [sys.executable, "-m", "tooling.plan", "--stack", stack, "--out", f"build/{stack}"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_misspelt_top_level_key_is_one_line_with_the_closest_key(project):
+    # A top-level `confg:` would drop every key: the stack would plan as all defaults.
+    result = run_plan(project, "confg", {"confg": DEV})
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: Pulumi.confg.yaml: unknown top-level key `confg` (did you mean `config`?); allowed: config, "
+        "environment, secretsprovider, encryptedkey, encryptionsalt\n"
+    )
+
+
+def test_a_structured_secret_set_as_one_secure_json_value_plans(project):
+    # What `pulumi config set --secret ack-inference:apiKeys '{...}'` writes: one ciphertext for the whole map.
+    config = {**DEV, "ack-inference:apiKeys": {"secure": "v1:c2VjcmV0Y2lwaGVy"}}
+    result = run_plan(project, "secure-json", {"config": config})
+    assert result.returncode == 0, result.stderr
+    planned = (project / "build/secure-json/kubernetes.yaml").read_text()
+    secrets = [
+        d for d in yaml.safe_load_all(planned) if d["kind"] == "Secret" and d["metadata"]["name"].endswith("api-keys")
+    ]
+    assert len(secrets) == 1 and list(secrets[0]["stringData"].values()) == ["[secret]"]

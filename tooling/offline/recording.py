@@ -12,6 +12,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_project, get_stack
 
+from components.constants import PRESET_NAMESPACES
+
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
 
@@ -261,6 +263,27 @@ class Plan:
             ordered.update((key, _sorted(value)) for key, value in sorted(body.items()))
             objects.append(ordered)
         return sorted(objects, key=_apply_key)
+
+    def identity_collisions(self) -> list[str]:
+        """Kubernetes objects the API server would refuse as AlreadyExists: two resources claiming one identity
+        (apiVersion, kind, namespace, name), or a Namespace every cluster already has."""
+        found = []
+        owners: dict[tuple[str, str, str, str], str] = {}
+        for resource in self.resources:
+            if not resource.is_kubernetes_object:
+                continue
+            metadata = resource.inputs.get("metadata") or {}
+            name = metadata.get("name")
+            if not isinstance(name, str):
+                continue  # auto-named: the provider adds a random suffix
+            kind = resource.inputs.get("kind", "")
+            identity = (resource.inputs.get("apiVersion", ""), kind, metadata.get("namespace") or "", name)
+            if identity in owners:
+                found.append(f"{resource.urn} claims {'/'.join(p for p in identity if p)} like {owners[identity]}")
+            owners.setdefault(identity, resource.urn)
+            if kind == "Namespace" and name in PRESET_NAMESPACES:
+                found.append(f"{resource.urn} creates namespace {name}, which every cluster already has")
+        return found
 
     def type_counts(self) -> Counter[str]:
         return Counter(r.type for r in self.resources)
