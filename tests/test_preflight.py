@@ -64,6 +64,40 @@ CASES: list[tuple[str, dict[str, Any], str]] = [
         },
         "ack-inference:observability.selfManaged.namespace: is also `gateway.namespace`",
     ),
+    (
+        "a zone the region does not have",
+        {
+            "ack-inference:network": {
+                "vswitches": [
+                    {"zoneId": "cn-hangzhou-i", "cidr": "10.0.0.0/20"},
+                    {"zoneId": "cn-hangzhou-z", "cidr": "10.0.16.0/20"},
+                ]
+            }
+        },
+        "ack-inference:network.vswitches[1].zoneId: `cn-hangzhou-z` is not a zone of cn-hangzhou",
+    ),
+    (
+        "a NAT gateway in a zone without Enhanced NAT",
+        {
+            "ack-inference:network": {
+                "vswitches": [
+                    {"zoneId": "cn-hangzhou-b", "cidr": "10.0.0.0/20"},
+                    {"zoneId": "cn-hangzhou-j", "cidr": "10.0.16.0/20"},
+                ]
+            }
+        },
+        "ack-inference:network.vswitches[0].zoneId: `cn-hangzhou-b` holds the NAT gateway",
+    ),
+    (
+        "an instance type not sold in the zones",
+        {"ack-inference:nodePools": {"system": {"instanceTypes": ["ecs.g7.xlargee"]}}},
+        "ack-inference:nodePools.system.instanceTypes[0]: `ecs.g7.xlargee` is not sold",
+    ),
+    (
+        "a Kubernetes version ACK does not offer",
+        {"ack-inference:cluster": {"kubernetesVersion": "1.30.1-aliyun.1"}},
+        "ack-inference:cluster.kubernetesVersion: ACK does not offer `1.30.1-aliyun.1`",
+    ),
     ("six vswitches", {"ack-inference:network": {"vswitches": SIX_ZONES}}, "ack-inference:network.vswitches:"),
     (
         "EIP bandwidth above 200",
@@ -131,8 +165,10 @@ def test_the_plan_fails_where_pulumi_up_would(results, name, entries, key):
     assert result.returncode == 2, result.stdout[-2000:]
     assert not wrote
     assert "Traceback" not in result.stderr + result.stdout
-    problems = [line for line in result.stderr.splitlines() if line.startswith("  - ")]
-    assert len(problems) == 1 and problems[0].startswith(f"  - {key}"), result.stderr
+    # A config error lists its problems under a header; a preflight failure is the error line itself.
+    lines = [line.removeprefix("error: ").removeprefix("  - ") for line in result.stderr.splitlines()]
+    problems = [line for line in lines if not line.startswith("Invalid stack configuration")]
+    assert len(problems) == 1 and problems[0].startswith(key), result.stderr
 
 
 def run_plan(project, stack: str, document: dict[str, Any]) -> subprocess.CompletedProcess:

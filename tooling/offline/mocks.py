@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -64,9 +65,19 @@ def mock_id(args: MockResourceArgs) -> str:
     return f"{args.name}-id"
 
 
+# What the invoke being answered on this thread is about: the run's `alicloud:region`.
+_CALL = threading.local()
+
+
+def current_region() -> str | None:
+    """The stack's `alicloud:region`, which the region-scoped data sources answer for (the default provider's)."""
+    return getattr(_CALL, "region", None)
+
+
 class ProviderMocks(pulumi.runtime.Mocks):
-    def __init__(self, prior: PriorStates | None = None):
+    def __init__(self, prior: PriorStates | None = None, region: str | None = None):
         self.prior: PriorStates = prior or {}
+        self.region = region
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         prior_id, prior_state = self.prior.get((args.typ, args.name), (None, None))
@@ -87,6 +98,7 @@ class ProviderMocks(pulumi.runtime.Mocks):
         result = INVOKE_RESULTS.get(args.token)
         if result is None:
             raise NotImplementedError(f"no offline mock for invoke {args.token}; add one to tooling/offline/mocks.py")
+        _CALL.region = self.region
         return result(args)
 
 
@@ -388,4 +400,105 @@ def _kubernetes_addon_metadata(args: MockCallArgs) -> dict[str, Any]:
         "name": args.args.get("name"),
         "version": args.args.get("version"),
         "configSchema": "",
+    }
+
+
+class CatalogueError(pulumi.RunError):
+    """The offline catalogue has no entry for what the program asks about; a `RunError`, so the offline plan
+    prints one line."""
+
+
+def _region_entry(region: str | None) -> dict[str, Any]:
+    entry = catalogue.region(region or "")
+    if entry is None:
+        known = ", ".join(sorted(catalogue.data()["regions"]))
+        # The real data sources fail for an unknown region id (InvalidRegionId); a real region missing here
+        # needs an entry, with its source, in tooling/offline/catalogue.json.
+        raise CatalogueError(f"alicloud:region `{region}` is not in the offline catalogue (regions: {known})")
+    return entry
+
+
+@invoke("alicloud:index/getZones:getZones")
+def _zones(args: MockCallArgs) -> dict[str, Any]:
+    zones = sorted(_region_entry(current_region()).get("zones", []))
+    if not zones:
+        raise CatalogueError("no zones")  # the data source fails on an empty result (data_source_alicloud_zones.go)
+    detailed = bool(args.args.get("enableDetails"))
+    return {
+        "id": str(_stable_number("".join(zones), 10**9)),
+        "ids": zones,
+        # Sorted by id; `local_name` and the `available_*` lists are filled only with enable_details (d-zones:424).
+        "zones": [
+            {
+                "id": zone,
+                "localName": "",
+                "availableInstanceTypes": sorted(catalogue.instance_types()) if detailed else [],
+                "availableResourceCreations": ["Instance", "VSwitch", "Disk"] if detailed else [],
+                "availableDiskCategories": ["cloud_essd", "cloud_efficiency", "cloud_ssd"] if detailed else [],
+                "multiZoneIds": [],
+                "slbSlaveZoneIds": [],
+            }
+            for zone in zones
+        ],
+    }
+
+
+@invoke("alicloud:vpc/getEnhancedNatAvailableZones:getEnhancedNatAvailableZones")
+def _enhanced_nat_zones(args: MockCallArgs) -> dict[str, Any]:
+    zones = sorted(_region_entry(current_region()).get("enhancedNatZones", []))
+    # `ids` are the zones' local names, not their ids (data_source_alicloud_enhanced_nat_available_zones.go:83).
+    return {
+        "id": "enhanced-nat-zones",
+        "ids": ["" for _ in zones],
+        "zones": [{"zoneId": zone, "localName": ""} for zone in zones],
+    }
+
+
+@invoke("alicloud:ecs/getInstanceTypes:getInstanceTypes")
+def _instance_types(args: MockCallArgs) -> dict[str, Any]:
+    zones = _region_entry(current_region()).get("zones", [])
+    zone = args.args.get("availabilityZone")
+    worker = args.args.get("kubernetesNodeRole") == "Worker"
+    found = []
+    for type_id, facts in sorted(catalogue.instance_types().items()):
+        if zone and zone not in zones:
+            continue
+        # `kubernetes_node_role: Worker` drops ecs.t5 and types under 2 vCPU or 4 GiB (d-instance_types:402-421).
+        if worker and (type_id.startswith("ecs.t5") or facts["cpu"] < 2 or facts["memoryGiB"] < 4):
+            continue
+        found.append(
+            {
+                "id": type_id,
+                "family": type_id.rsplit(".", 1)[0].split("-")[0],
+                "availabilityZones": [zone] if zone else list(zones),
+                "cpuCoreCount": facts["cpu"],
+                "memorySize": float(facts["memoryGiB"]),
+                # The GPU count is a string (d-instance_types:517).
+                "gpus": [{"amount": str(facts["gpus"]), "category": facts.get("gpuSpec", "")}] if facts["gpus"] else [],
+                "burstableInstances": [],
+                "localStorages": [],
+                "eniAmount": 4,
+                "eniIpv6AddressQuantity": 0,
+                "eniPrivateIpAddressQuantity": 15,
+                "eniQuantity": 4,
+                "maximumQueueNumberPerEni": 0,
+                "nvmeSupport": "unsupported",
+                "price": "",
+                "primaryEniQueueNumber": 0,
+                "secondaryEniQueueNumber": 0,
+                "totalEniQueueQuantity": 0,
+            }
+        )
+    return {"id": str(_stable_number(zone or "all", 10**9)), "ids": [t["id"] for t in found], "instanceTypes": found}
+
+
+@invoke("alicloud:cs/getKubernetesVersion:getKubernetesVersion")
+def _kubernetes_version(args: MockCallArgs) -> dict[str, Any]:
+    wanted = args.args.get("kubernetesVersion")
+    versions = [v for v in catalogue.kubernetes_versions() if not wanted or v == wanted]
+    return {
+        # The real id is the current time (d-cs_kubernetes_version:105); a fixed one keeps plans reproducible.
+        "id": "kubernetes-versions",
+        "clusterType": args.args.get("clusterType"),
+        "metadatas": [{"version": v, "runtimes": [{"name": "containerd", "version": "1.6.36"}]} for v in versions],
     }

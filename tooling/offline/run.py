@@ -96,7 +96,7 @@ def _simulate(
     asyncio.set_event_loop(loop)
     threads = _MonitorThreads()
     loop.set_default_executor(threads)
-    monitor = RecordingMonitor(ProviderMocks(prior))
+    monitor = RecordingMonitor(ProviderMocks(prior, config.values.get("alicloud:region")))
     failure: BaseException | None = None
     try:
         pulumi.runtime.set_mocks(
