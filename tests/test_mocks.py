@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+from pulumi.runtime import MockCallArgs
+
 from stacks.settings import StackSettings
 from tests.test_cloud_layer import ADDON, CLUSTER, cloud_run
 from tooling.offline import mocks
@@ -57,3 +60,30 @@ def test_addon_config_is_read_back_as_go_marshals_the_merge():
     # Only keys on both sides, with the server's values.
     state = read({"config": '{"a": 1, "c": 2}'}, {"config": '{"a": "1", "b": 3}'})
     assert state["config"] == '{"a":"1"}'
+
+
+def _call(token: str, args: dict, region: str = "cn-hangzhou") -> dict:
+    return mocks.ProviderMocks(region=region).call(MockCallArgs(token, args, ""))
+
+
+def test_the_data_sources_answer_for_the_stacks_region_as_the_provider_shapes_them():
+    zones = _call("alicloud:index/getZones:getZones", {"availableResourceCreation": "VSwitch"})
+    assert zones["ids"] == sorted(zones["ids"]) and all(z.startswith("cn-hangzhou-") for z in zones["ids"])
+    # `local_name` and the `available_*` lists only with enable_details (data_source_alicloud_zones.go:424).
+    assert zones["zones"][0]["availableInstanceTypes"] == []
+    shanghai = _call("alicloud:index/getZones:getZones", {}, region="cn-shanghai")
+    assert all(z.startswith("cn-shanghai-") for z in shanghai["ids"])
+    # Kubernetes workers: no type under 2 vCPU or 4 GiB (data_source_alicloud_instance_types.go:402-421).
+    types = _call(
+        "alicloud:ecs/getInstanceTypes:getInstanceTypes",
+        {"availabilityZone": "cn-hangzhou-i", "kubernetesNodeRole": "Worker"},
+    )
+    assert all(t["cpuCoreCount"] >= 2 and t["memorySize"] >= 4 for t in types["instanceTypes"])
+    gpu = next(t for t in types["instanceTypes"] if t["gpus"])
+    assert isinstance(gpu["gpus"][0]["amount"], str)  # a string in the provider's schema
+    assert _call("alicloud:ecs/getInstanceTypes:getInstanceTypes", {"availabilityZone": "cn-shanghai-b"})["ids"] == []
+
+
+def test_a_region_outside_the_catalogue_is_a_one_line_error():
+    with pytest.raises(mocks.CatalogueError, match="alicloud:region `cn-shenzhen` is not in the offline catalogue"):
+        _call("alicloud:index/getZones:getZones", {}, region="cn-shenzhen")
