@@ -43,3 +43,9 @@ MANAGED_ENV = {
     "POD_NAME": "mode (the simulator's pod name)",
     "NAMESPACE": "mode (the simulator's namespace)",
 }
+# Namespaces every cluster this program targets already has, so creating one fails with AlreadyExists:
+# Kubernetes' initial namespaces (kubernetes.io/docs/concepts/overview/working-with-objects/namespaces,
+# "Initial namespaces"), the gateway add-on's `envoy-gateway-system` (ACK Gateway with Inference Extension: its
+# controller Deployment `envoy-gateway` runs there) and the ARMS Prometheus add-on's `arms-prom` (ACK docs,
+# "Managed Service for Prometheus": its agents run there).
+PRESET_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system", "envoy-gateway-system", "arms-prom")

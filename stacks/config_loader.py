@@ -17,6 +17,7 @@ from pydantic_core import ErrorDetails
 
 from stacks.errors import PROJECT, ConfigError, ConfigProblem
 from stacks.settings import StackSettings, in_region, settings_problems, settings_warnings
+from stacks.stack_keys import namespace_problems, region_problems
 
 _PREFIX = f"{PROJECT}:"
 # The Alibaba Cloud provider's region: its `alicloud:region` config key, else the `ALICLOUD_REGION` environment
@@ -24,6 +25,11 @@ _PREFIX = f"{PROJECT}:"
 REGION_KEY = "alicloud:region"
 REGION_ENV = "ALICLOUD_REGION"
 _UNIONS = (typing.Union, types.UnionType)
+
+
+def all_config() -> dict[str, Any]:
+    """Every key the stack file holds, in any namespace (full keys), with its raw value."""
+    return {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
 
 
 def project_config() -> tuple[dict[str, str], set[str]]:
@@ -42,7 +48,7 @@ def project_config() -> tuple[dict[str, str], set[str]]:
     ``CONFIG`` context variable for the values, ``get_config_secret_keys_env()`` and ``is_config_secret()``
     for the secret keys. ``tests/test_config_sdk.py`` fails if the pinned SDK changes any of them.
     """
-    raw: dict[str, Any] = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
+    raw = all_config()
     secret_env = set(pulumi_config.get_config_secret_keys_env())
     values: dict[str, str] = {}
     secrets: set[str] = set()
@@ -56,14 +62,14 @@ def project_config() -> tuple[dict[str, str], set[str]]:
     return values, secrets
 
 
-def provider_region() -> str | None:
-    raw: dict[str, Any] = {**pulumi_config.get_config_env(), **pulumi_config.CONFIG.get()}
-    return raw.get(REGION_KEY) or os.environ.get(REGION_ENV) or None
+def provider_region(others: Mapping[str, str]) -> str | None:
+    return others.get(REGION_KEY) or os.environ.get(REGION_ENV) or None
 
 
 def load_settings() -> StackSettings:
     values, secrets = project_config()
-    settings = parse_settings(values, secrets, provider_region())
+    others = {key: value for key, value in all_config().items() if not key.startswith(_PREFIX)}
+    settings = parse_settings(values, secrets, others, provider_region(others))
     # Warnings, not errors: the source may be reachable after all (a proxy, a mirror); preview shows them.
     for warning in settings_warnings(settings):
         pulumi.log.warn(str(warning))
@@ -71,16 +77,21 @@ def load_settings() -> StackSettings:
 
 
 def parse_settings(
-    values: Mapping[str, str], secret_keys: Iterable[str] = (), region: str | None = None
+    values: Mapping[str, str],
+    secret_keys: Iterable[str] = (),
+    others: Mapping[str, str] | None = None,
+    region: str | None = None,
 ) -> StackSettings:
     """Validates raw config values (strings, JSON for structured keys) into settings for `region`
     (`alicloud:region`; None when not known, which takes the mainland-China defaults).
 
+    `others`: the stack's keys outside the project namespace (full keys), checked against what the providers
+    read (`stacks/stack_keys.py`); None skips those checks (settings on their own, in tests).
     Raises ``ConfigError`` listing every problem; messages never contain a configured value.
     """
     secret_keys = set(secret_keys)
     fields = _fields_by_alias(StackSettings)
-    problems: list[ConfigProblem] = []
+    problems: list[ConfigProblem] = list(namespace_problems(sorted(others or {})))
     data: dict[str, Any] = {}
     for key, raw in values.items():
         field = fields.get(key)
@@ -105,6 +116,8 @@ def parse_settings(
     if problems:
         raise ConfigError(problems)
     cross_field = list(settings_problems(settings))
+    if others is not None:
+        cross_field += region_problems(settings, others)
     if cross_field:
         raise ConfigError(cross_field)
     return settings

@@ -10,12 +10,12 @@ import pulumi
 PROJECT = "ack-inference"
 
 
-def key_path(loc: Sequence[str | int]) -> str:
+def key_path(loc: Sequence[str | int], namespace: str = PROJECT) -> str:
     """Render a location as the key a user types: ``ack-inference:models[0].replicas``."""
     if not loc:
-        return f"{PROJECT}:"
+        return f"{namespace}:"
     head, *rest = loc
-    text = f"{PROJECT}:{head}"
+    text = f"{namespace}:{head}"
     for part in rest:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
     return text
@@ -25,9 +25,11 @@ def key_path(loc: Sequence[str | int]) -> str:
 class ConfigProblem:
     loc: tuple[str | int, ...]
     message: str
+    # The config namespace of the key: the project's, or a provider's (`alicloud:region`).
+    namespace: str = PROJECT
 
     def __str__(self) -> str:
-        return f"{key_path(self.loc)}: {self.message}"
+        return f"{key_path(self.loc, self.namespace)}: {self.message}"
 
 
 class ConfigError(pulumi.RunError):

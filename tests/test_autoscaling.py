@@ -8,7 +8,8 @@ import functools
 
 import pytest
 
-from stacks.settings.models import DEFAULT_WAITING_METRIC, default_models
+from stacks.settings.autoscaling import DEFAULT_WAITING_METRIC
+from stacks.settings.models import default_models
 from tests.harness import config_error, messages, plan_stack
 from tests.schemas import validate
 from tooling.offline.recording import Plan, Registration

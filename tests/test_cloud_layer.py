@@ -148,7 +148,7 @@ def test_every_cloud_resource_is_a_child_of_its_component():
 def test_cluster_inputs_use_control_plane_vswitches_and_terway():
     plan, _ = cached_run()
     cluster = plan.one(CLUSTER).inputs
-    assert cluster["vswitchIds"] == ["vsw-network-nodes-cn-hangzhou-i", "vsw-network-nodes-cn-hangzhou-j"]
+    assert cluster["vswitchIds"] == node_vswitch_ids(plan)
     # Without dedicated pod vSwitches, Terway gives pods addresses from the node vSwitches.
     assert cluster["podVswitchIds"] == cluster["vswitchIds"]
     assert "workerVswitchIds" not in cluster  # deprecated field
@@ -173,8 +173,8 @@ def test_terway_pod_vswitches_are_created_per_zone():
         ("cn-hangzhou-j", "10.0.96.0/19"),
     ]
     cluster = plan.one(CLUSTER).inputs
-    assert cluster["podVswitchIds"] == [f"vsw-{r.name}" for r in pod_switches]
-    assert cluster["vswitchIds"] == ["vsw-network-nodes-cn-hangzhou-i", "vsw-network-nodes-cn-hangzhou-j"]
+    assert cluster["podVswitchIds"] == [resource_id(plan, r) for r in pod_switches]
+    assert cluster["vswitchIds"] == node_vswitch_ids(plan)
     # Nodes never land in pod vSwitches.
     assert pool(plan, "gpu").inputs["vswitchIds"] == cluster["vswitchIds"]
 
@@ -189,9 +189,13 @@ def test_nat_egress_covers_the_whole_vpc():
     snat = plan.one(SNAT).inputs
     assert snat["sourceCidr"] == plan.one(VPC).inputs["cidrBlock"] == "10.0.0.0/16"
     assert snat["snatIp"].startswith("203.0.113.")  # the EIP's address
-    assert snat["snatTableId"] == "stb-network-nat"
+    nat = plan.states[plan.one(NAT).urn][1]
+    assert snat["snatTableId"] == nat["snatTableIds"]
     association = plan.one("alicloud:ecs/eipAssociation:EipAssociation").inputs
-    assert (association["allocationId"], association["instanceId"]) == ("eip-network-eip", "ngw-network-nat")
+    assert (association["allocationId"], association["instanceId"]) == (
+        resource_id(plan, plan.one(EIP)),
+        resource_id(plan, plan.one(NAT)),
+    )
 
 
 def test_system_pool_is_fixed_and_gpu_pool_autoscales_without_desired_size():
@@ -260,7 +264,7 @@ def test_addons_wait_for_the_system_pool_and_have_generous_timeouts():
     plan, _ = cached_run()
     for resource in plan.of_type(ADDON):
         assert plan.depends_on(resource, pool(plan, "system"))
-        assert resource.inputs["clusterId"] == "cackcluster0000"
+        assert resource.inputs["clusterId"] == resource_id(plan, plan.one(CLUSTER))
         assert resource.custom_timeouts == {"create": "30m", "update": "30m", "delete": "30m"}
         assert resource.retain_on_delete is False  # this stack owns the cluster
 
@@ -293,16 +297,18 @@ def test_provider_is_keyed_by_cluster_id_with_a_secret_kubeconfig():
     plan, _ = cached_run()
     provider = plan.one(K8S_PROVIDER)
     assert provider.inputs["kubeconfig"] == SECRET
-    assert provider.inputs["clusterIdentifier"] == "cackcluster0000"
+    assert provider.inputs["clusterIdentifier"] == resource_id(plan, plan.one(CLUSTER))
     assert plan.depends_on(provider, plan.one(CLUSTER))
 
 
 def test_outputs_name_cluster_vpc_pools_and_a_secret_kubeconfig():
     plan, _ = cached_run()
     outputs = plan.outputs
-    assert outputs["clusterId"] == "cackcluster0000"
-    assert outputs["vpcId"] == "vpc-network-vpc"
-    assert outputs["nodePoolIds"] == {"system": "npsystempool", "gpu": "npgpupool"}
+    assert outputs["clusterId"] == resource_id(plan, plan.one(CLUSTER))
+    assert outputs["vpcId"] == resource_id(plan, plan.one(VPC))
+    assert outputs["nodePoolIds"] == {
+        role: plan.states[pool(plan, role).urn][1]["nodePoolId"] for role in ("system", "gpu")
+    }
     assert outputs["kubeconfig"] == SECRET
     # The credentials go outside the repository, readable by their owner only.
     assert outputs["clusterCommands"][:2] == [
@@ -598,10 +604,19 @@ def test_gpu_workloads_of_the_program_land_on_the_gpu_pool():
             assert any(t["key"] == taint["key"] and t["effect"] == taint["effect"] for t in pod["tolerations"])
 
 
+def resource_id(plan, resource) -> str:
+    """The id the provider (mock) gave a resource."""
+    return plan.states[resource.urn][0]
+
+
+def node_vswitch_ids(plan) -> list[str]:
+    return [resource_id(plan, r) for r in plan.of_type(VSWITCH) if r.name.startswith("network-nodes-")]
+
+
 def test_the_gpu_pool_waits_for_the_cluster_autoscaler_configuration():
     plan, _ = cloud_run()
     (config,) = plan.of_type("alicloud:cs/autoscalingConfig:AutoscalingConfig")
-    assert config.inputs["clusterId"] == "cackcluster0000"
+    assert config.inputs["clusterId"] == resource_id(plan, plan.one(CLUSTER))
     assert config.inputs["scaleDownEnabled"] is True and config.inputs["scaleUpFromZero"] is True
     assert plan.depends_on(pool(plan, "gpu"), config)
     assert not plan.depends_on(pool(plan, "system"), config)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from annotated_types import Ge, Le
+from annotated_types import Ge, Le, MaxLen
 from pydantic import BaseModel, SecretStr
 
 from stacks.config_loader import model_at, parse_settings
@@ -167,6 +167,29 @@ BOUNDED = bounded_fields()
 def test_an_out_of_range_value_is_rejected_with_the_allowed_range(stack, loc, value):
     message = problem_at(set_at(DOCUMENTS[stack], loc, value), loc)
     assert "greater than" in message or "less than" in message
+
+
+def sized_lists() -> list[tuple[str, tuple, int]]:
+    """(stack, key, limit) of every list key with a maximum length that a committed stack fills."""
+    return [
+        (stack, loc, meta.max_length)
+        for stack, loc, field, value in present_fields()
+        if isinstance(value, list) and value
+        for meta in field.metadata
+        if isinstance(meta, MaxLen)
+    ]
+
+
+SIZED = sized_lists()
+
+
+@pytest.mark.parametrize(("stack", "loc", "limit"), SIZED, ids=[f"{s}:{key_path(loc)}" for s, loc, _ in SIZED])
+def test_a_list_longer_than_its_limit_is_rejected(stack, loc, limit):
+    node = DOCUMENTS[stack]
+    for part in loc:
+        node = node[part]
+    message = problem_at(set_at(DOCUMENTS[stack], loc, [node[0]] * (limit + 1)), loc)
+    assert f"at most {limit} item" in message
 
 
 def test_unknown_top_level_key_suggests_the_closest_one():

@@ -125,7 +125,7 @@ def test_the_hugging_face_token_stays_secret():
     plan = everything()
     assert EVERYTHING["hfToken"] not in json.dumps(plan.to_json())
     secret = plan.one("kubernetes:core/v1:Secret", "llama2-hf-token")
-    assert secret.inputs["stringData"] == SECRET
+    assert secret.inputs["stringData"] == {"token": SECRET}
     # Only the servers that download from Hugging Face (and the benchmark) read it.
     readers = [
         r.name

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from tests.harness import stack_config
+from tests.harness import plan_stack, stack_config
 from tooling.offline.recording import SECRET, plain
 from tooling.offline.run import simulate, try_simulate
 
@@ -120,7 +120,7 @@ def test_options_that_matter_are_recorded(plan):
 def test_secrets_are_redacted_and_integers_stay_integers(plan):
     secret = plan.one("kubernetes:core/v1:Secret", "box-token")
     provider = plan.one("pulumi:providers:kubernetes", "box-k8s")
-    assert secret.inputs["stringData"] == SECRET
+    assert set(secret.inputs["stringData"]) and set(secret.inputs["stringData"].values()) == {SECRET}
     assert provider.inputs["kubeconfig"] == SECRET
     deployment = plan.one("kubernetes:apps/v1:Deployment", "app")
     assert deployment.inputs["spec"]["replicas"] == 2
@@ -171,7 +171,43 @@ def test_runs_are_isolated_from_each_other():
         ({"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": "x"}, SECRET),
         ("04da6b54-80e4-46f7-96ec-b56ff0331ba9", "[unknown]"),
         ([1.0, {"a": 2.0}], [1, {"a": 2}]),
+        # A secret map keeps its keys (a Secret's `stringData` stays a map of strings), never its values.
+        (
+            {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "value": {"a": "x", "b": ["y"]}},
+            {"a": SECRET, "b": [SECRET]},
+        ),
     ],
 )
 def test_plain_normalises_serialized_values(value, expected):
     assert plain(value) == expected
+
+
+def test_two_objects_with_one_kubernetes_identity_are_reported():
+    # Distinct URNs, one object in the cluster: the second create fails with AlreadyExists.
+    def twice() -> None:
+        for logical in ("first", "second"):
+            k8s.core.v1.ConfigMap(logical, metadata={"name": "settings", "namespace": "llm"}, data={"a": "b"})
+        k8s.core.v1.ConfigMap("elsewhere", metadata={"name": "settings", "namespace": "other"}, data={"a": "b"})
+
+    plan = simulate(stack_config("dev"), program=twice)
+    assert plan.duplicates == []
+    [collision] = plan.identity_collisions()
+    assert collision.startswith("urn:pulumi:dev::ack-inference::kubernetes:core/v1:ConfigMap::second claims ")
+    assert "v1/ConfigMap/llm/settings" in collision
+
+
+def test_creating_a_namespace_every_cluster_has_is_reported():
+    def preset() -> None:
+        k8s.core.v1.Namespace("system", metadata={"name": "kube-system"})
+        k8s.core.v1.Namespace("own", metadata={"name": "llm"})
+
+    plan = simulate(stack_config("dev"), program=preset)
+    assert plan.identity_collisions() == [
+        "urn:pulumi:dev::ack-inference::kubernetes:core/v1:Namespace::system creates namespace kube-system, which "
+        "every cluster already has"
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "v1alpha1", "v1alpha2"])
+def test_committed_stacks_claim_each_identity_once(stack):
+    assert plan_stack(stack).identity_collisions() == []

@@ -116,7 +116,8 @@ def test_summary_shows_the_component_tree_and_counts_by_type(planned, stack):
 
 def test_a_stack_file_a_user_adds_is_planned(project):
     (project / "Pulumi.staging.yaml").write_text(
-        "config:\n  pulumi:disable-default-providers: [kubernetes]\n  ack-inference:tags:\n    team: search\n"
+        "config:\n  pulumi:disable-default-providers: [kubernetes]\n  alicloud:region: cn-hangzhou\n"
+        "  ack-inference:tags:\n    team: search\n"
     )
     result = run_plan(project, "staging", "build/staging")
     assert result.returncode == 0, result.stderr
@@ -146,7 +147,7 @@ def test_an_unknown_stack_is_a_clear_error(project):
 
 def test_secure_values_plan_as_redacted_secrets(project):
     (project / "Pulumi.secure.yaml").write_text(
-        "config:\n  pulumi:disable-default-providers: [kubernetes]\n"
+        "config:\n  pulumi:disable-default-providers: [kubernetes]\n  alicloud:region: cn-hangzhou\n"
         "  ack-inference:hfToken:\n    secure: v1:Y2lwaGVydGV4dA==\n"
     )
     result = run_plan(project, "secure", "build/secure")
@@ -164,7 +165,7 @@ def assert_one_line_error(result: subprocess.CompletedProcess, text: str) -> Non
 
 def test_a_failed_plan_removes_the_previous_plan_of_that_folder(project):
     stack_file = project / "Pulumi.flaky.yaml"
-    stack_file.write_text("config:\n  pulumi:disable-default-providers: [kubernetes]\n")
+    stack_file.write_text("config:\n  pulumi:disable-default-providers: [kubernetes]\n  alicloud:region: cn-hangzhou\n")
     assert run_plan(project, "flaky", "build/flaky").returncode == 0
     assert sorted(p.name for p in (project / "build/flaky").iterdir()) == ["graph.mmd", "kubernetes.yaml", "plan.json"]
     stack_file.write_text("config:\n  ack-inference:tier: 3\n")

@@ -85,10 +85,10 @@ def test_token_and_api_keys_are_carried_as_secrets():
     hf_secret = plan.one("kubernetes:core/v1:Secret", "vllm-llama2-7b-pool-hf-token")
     [api_keys_secret] = [r for r in plan.of_type("kubernetes:core/v1:Secret") if r.name.endswith("api-keys")]
     for resource in (hf_secret, api_keys_secret):
-        assert resource.inputs["stringData"] == SECRET
+        assert resource.inputs["stringData"] and set(resource.inputs["stringData"].values()) == {SECRET}
     rendered = {obj["metadata"]["name"]: obj for obj in yaml.safe_load_all(render_kubernetes_yaml(plan))}
     for resource in (hf_secret, api_keys_secret):
-        assert rendered[resource.inputs["metadata"]["name"]]["stringData"] == SECRET
+        assert rendered[resource.inputs["metadata"]["name"]]["stringData"] == resource.inputs["stringData"]
     # The model server reads the token from the Secret, never from a literal env value.
     container = plan.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     [token_env] = [env for env in container["env"] if env["name"] == "HF_TOKEN"]

@@ -140,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         plan = simulate(config)
         if plan.duplicates:
             raise pulumi.RunError(f"duplicate resource URNs: {', '.join(plan.duplicates)}")
+        collisions = plan.identity_collisions()
+        if collisions:
+            raise pulumi.RunError(f"Kubernetes objects that already exist: {'; '.join(collisions)}")
         written = write_plan(plan, out)
     except OutputFolderError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 
 from components.cloud.ack_cluster import AckCluster, AckClusterArgs, ControlPlaneLogs
+from components.cloud.availability import AvailabilityArgs, PoolTypes, Wanted, check_availability
 from components.cloud.cluster_addons import AddonSpec, ClusterAddons, ClusterAddonsArgs
 from components.cloud.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from components.cloud.kubernetes_access import KubernetesAccess, KubernetesAccessArgs
@@ -147,6 +148,8 @@ def _new_cluster(settings: StackSettings) -> CloudLayer:
     name = cluster_name(settings)
     network_settings, cluster_settings = settings.network, settings.cluster
     protect = settings.production
+    # Nothing is declared until what the stack needs is known to be offered in the region.
+    check_availability(availability_args(settings))
 
     egress: list[pulumi.Resource] = []
     if network_settings.vpc_id is None:
@@ -213,6 +216,42 @@ def _new_cluster(settings: StackSettings) -> CloudLayer:
         "kubeconfig": access.kubeconfig,
     }
     return _layer(settings, access, outputs, addons=addons, pools=list(pools.values()))
+
+
+def availability_args(settings: StackSettings) -> AvailabilityArgs:
+    """What the preflight checks, each value with the key it comes from."""
+    network = settings.network
+    zones: list[Wanted] = []
+    if network.vpc_id is None:
+        zones = [
+            Wanted(v.zone_id, key_path(("network", "vswitches", i, "zoneId"))) for i, v in enumerate(network.vswitches)
+        ]
+    pools = []
+    # The zones of existing vSwitches are not in the config: their pools are checked by ACK itself.
+    if zones:
+        pool_settings = {"system": settings.node_pools.system}
+        if settings.compute.mode == "nodePool":
+            pool_settings["gpu"] = settings.node_pools.gpu
+        pools = [
+            PoolTypes(
+                [
+                    Wanted(t, key_path(("nodePools", role, "instanceTypes", i)))
+                    for i, t in enumerate(pool.instance_types)
+                ],
+                [z.value for z in zones],
+            )
+            for role, pool in pool_settings.items()
+        ]
+    version = settings.cluster.kubernetes_version
+    return AvailabilityArgs(
+        # `stacks.stack_keys.region_problems` made sure it is set.
+        region=pulumi.Config("alicloud").require("region"),
+        zones=zones,
+        # The NAT gateway sits in the first vSwitch (components/cloud/network.py).
+        nat_zone=zones[0] if zones and creates_nat_gateway(settings) else None,
+        pools=pools,
+        kubernetes_version=Wanted(version, key_path(("cluster", "kubernetesVersion"))) if version else None,
+    )
 
 
 def _node_pools(

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
 
 _RESERVED_TAG_PREFIXES = ("aliyun", "acs:")
+# Tag keys the alicloud provider drops when it reads tags back (terraform-provider-alicloud `tags.go:166`,
+# `resource_alicloud_cs_kubernetes.go:1700`, `service_alicloud_cs.go:48`): such a tag is re-sent on every update
+# and never converges.
+_DROPPED_TAG_KEYS = ("ack.aliyun.com", "ack.playeraccount")
+_DROPPED_TAG_PREFIXES = ("sae.do.not.delete",)
 
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
@@ -83,6 +88,12 @@ def _mode_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
 
 def _tag_problems(tags: dict[str, str]) -> Iterator[ConfigProblem]:
     for key, value in tags.items():
+        if key in _DROPPED_TAG_KEYS or key.startswith(_DROPPED_TAG_PREFIXES):
+            yield ConfigProblem(
+                ("tags",),
+                "has a key the provider drops when it reads tags back (`ack.aliyun.com`, `ack.playeraccount`, "
+                "`sae.do.not.delete...`), so it would be re-applied on every update; use another key",
+            )
         if not 1 <= len(key) <= 128 or key.lower().startswith(_RESERVED_TAG_PREFIXES) or "://" in key:
             yield ConfigProblem(
                 ("tags",),

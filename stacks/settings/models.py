@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator, model_validator
 
 from components.constants import CHAT_TEMPLATES_DIR, MANAGED_ENV, VLLM_SERVER_COMMAND
-from components.vocabulary import Criticality, LoraRank, ModelApiVersion, ServerMode
+from components.vocabulary import Criticality, ModelApiVersion, ServerMode
 from stacks import compatibility
 from stacks.errors import ConfigProblem
 from stacks.settings import vllm_cli
+from stacks.settings.autoscaling import AutoscalingSettings, autoscaling_problems
 from stacks.settings.base import ConfigModel
-from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, EnvName, pinned_image
+from stacks.settings.formats import DNS_LABEL, QUANTITY, SERVICE_NAME, EnvName, pinned_image, quantity_value
+from stacks.settings.lora import LoraSettings, lora_problems
 from stacks.settings.sources import (
     LLAMA_2_7B_REPO,
     MODELSCOPE_LLAMA_2_7B_REPO,
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
 
 MAX_MODELS = 16
-MAX_ADAPTERS = 16
 BUNDLED_CHAT_TEMPLATES = sorted(path.stem for path in CHAT_TEMPLATES_DIR.glob("*.jinja"))
 # The tutorial's names that do not follow from the model server's name.
 TUTORIAL_SERVER_NAME = "vllm-llama2-7b-pool"
@@ -35,58 +36,12 @@ TUTORIAL_OBJECTIVE_NAME = "inferencemodel-sample"
 TUTORIAL_PICKER_NAME = "inference-gateway-ext-proc"
 # Images that hold vLLM but no model weights, so `source.type: baked` cannot serve from them.
 WEIGHTLESS_IMAGES = ("vllm/vllm-openai", "docker.io/vllm/vllm-openai")
-# A production model server keeps serving through a rollout or the loss of one node.
-PRODUCTION_MIN_REPLICAS = 2
-# What an adapter rule that renames `vllm:<name>` to `vllm_<name>` serves; docs/models-and-routing.md shows that rule.
-DEFAULT_WAITING_METRIC = "vllm_num_requests_waiting"
-
-
-class LoraAdapter(ConfigModel):
-    name: str = Field(
-        pattern=r"^[A-Za-z0-9][-A-Za-z0-9_.]{0,62}$", description="Model name clients use to ask for the adapter."
-    )
-    path: str = Field(
-        pattern=r"^\S+$",
-        description="Adapter directory (in the image or the weights volume) or a Hugging Face repository.",
-    )
-
-
-class LoraSettings(ConfigModel):
-    max_loras: int = Field(1, ge=1, le=64, description="Adapters in one batch (`--max-loras`).")
-    max_lora_rank: LoraRank = Field(16, description="Largest adapter rank (`--max-lora-rank`).")
-    max_cpu_loras: int | None = Field(
-        None, ge=1, le=256, description="Adapters cached in CPU memory (`--max-cpu-loras`); unset: vLLM's default."
-    )
-    adapters: list[LoraAdapter] = Field(
-        default_factory=list, max_length=MAX_ADAPTERS, description="Adapters loaded at start (`--lora-modules`)."
-    )
-
-
-class AutoscalingSettings(ConfigModel):
-    enabled: bool = Field(
-        False,
-        description="Scale this model server with a HorizontalPodAutoscaler on its waiting-queue depth per pod "
-        "(a Pods metric from ACK's `ack-alibaba-cloud-metrics-adapter`, which must serve `metricName`); the GPU "
-        "pool's autoscaler adds nodes for the pods. `replicas` must then stay unset: the autoscaler owns the count.",
-    )
-    min_replicas: int = Field(1, ge=1, le=64, description="Fewest pods (also the count at creation).")
-    max_replicas: int = Field(
-        2, ge=1, le=64, description="Most pods; the GPU node pool's `maxSize` must have room for them."
-    )
-    target_waiting_requests: int = Field(
-        5,
-        ge=1,
-        le=10_000,
-        description="Waiting requests per pod (`vllm:num_requests_waiting`, averaged over the pods) the "
-        "autoscaler holds the server at: more adds pods, less removes them.",
-    )
-    metric_name: str = Field(
-        DEFAULT_WAITING_METRIC,
-        max_length=200,
-        pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
-        description="Name under which the metrics adapter serves `vllm:num_requests_waiting` per pod "
-        "(custom.metrics.k8s.io); it depends on the adapter's rules (see docs/models-and-routing.md, Autoscaling).",
-    )
+# The API server refuses a ConfigMap whose data exceeds 1 MiB (kubernetes `pkg/apis/core/validation/validation.go`
+# ValidateConfigMap: total size of `data` and `binaryData` > `core.MaxSecretSize` = 1024 * 1024 bytes).
+CONFIG_MAP_MAX_BYTES = 1024 * 1024
+# The key the chat template is stored under (components/inference/model_server.py CHAT_TEMPLATE_FILE); it counts
+# towards the ConfigMap's size.
+CHAT_TEMPLATE_KEY_BYTES = len("chat-template.jinja")
 
 
 class ModelSettings(ConfigModel):
@@ -323,26 +278,25 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
         yield from vllm_cli.passthrough_problems(index, model)
         if model.mode == "simulator" and model.chat_template is not None:
             yield ConfigProblem(("models", index, "chatTemplate"), "is a vLLM option; the simulator has none")
+        yield from resource_problems(index, model)
+        if model.lora is not None:
+            yield from lora_problems(index, model.lora)
 
 
-def autoscaling_problems(settings: StackSettings, index: int, model: ModelSettings) -> Iterator[ConfigProblem]:
-    autoscaling = model.autoscaling
-    loc = ("models", index, "autoscaling")
-    floor = (*loc, "minReplicas") if autoscaling.enabled else ("models", index, "replicas")
-    lowest = autoscaling.min_replicas if autoscaling.enabled else model.replicas
-    if settings.production and model.mode == "vllm" and lowest < PRODUCTION_MIN_REPLICAS:
+def resource_problems(index: int, model: ModelSettings) -> Iterator[ConfigProblem]:
+    template = model.chat_template
+    if template is not None and template not in BUNDLED_CHAT_TEMPLATES:
+        size = len(template.encode()) + CHAT_TEMPLATE_KEY_BYTES
+        if size > CONFIG_MAP_MAX_BYTES:
+            yield ConfigProblem(
+                ("models", index, "chatTemplate"),
+                f"is {size} bytes in its ConfigMap; Kubernetes allows at most {CONFIG_MAP_MAX_BYTES} (1 MiB)",
+            )
+    # `/dev/shm` is an emptyDir with `medium: Memory`: its pages are charged to the container's memory limit
+    # (kubernetes.io/docs/concepts/storage/volumes/#emptydir, "counts against your container's memory limit"),
+    # so a pod whose `memory` is not above the shm size is OOM-killed once vLLM fills it.
+    if model.mode == "vllm" and quantity_value(model.memory) <= model.shm_size_gib * 2**30:
         yield ConfigProblem(
-            floor,
-            f"must be at least {PRODUCTION_MIN_REPLICAS} with `tier: production`, so that a rollout or the "
-            "loss of a node never takes the model offline",
-        )
-    if not autoscaling.enabled:
-        return
-    if autoscaling.min_replicas > autoscaling.max_replicas:
-        yield ConfigProblem((*loc, "maxReplicas"), "must be at least `minReplicas`")
-    if "replicas" in model.model_fields_set:
-        yield ConfigProblem(
-            ("models", index, "replicas"),
-            "is owned by the autoscaler when `autoscaling.enabled` is on; remove it and set "
-            "`autoscaling.minReplicas`/`maxReplicas` instead",
+            ("models", index, "memory"),
+            f"must be more than `shmSizeGib` ({model.shm_size_gib}Gi): the in-memory /dev/shm counts against it",
         )

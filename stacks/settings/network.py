@@ -37,7 +37,9 @@ class NetworkSettings(ConfigModel):
             VSwitchSettings(zone_id="cn-hangzhou-i", cidr=IPv4Network("10.0.0.0/20")),
             VSwitchSettings(zone_id="cn-hangzhou-j", cidr=IPv4Network("10.0.16.0/20")),
         ],
-        max_length=6,
+        # They become the cluster's `vswitch_ids`: MaxItems 5 (terraform-provider-alicloud
+        # `resource_alicloud_cs_managed_kubernetes.go:57`).
+        max_length=5,
         description="vSwitches of the new VPC, one per zone, at least two zones. The default suits region "
         "`cn-hangzhou`; set your own zones for any other region.",
     )
@@ -46,7 +48,8 @@ class NetworkSettings(ConfigModel):
     )
     vswitch_ids: list[str] = Field(
         default_factory=list,
-        max_length=6,
+        # The cluster's `vswitch_ids`: MaxItems 5 (`resource_alicloud_cs_managed_kubernetes.go:57`).
+        max_length=5,
         description="Existing node vSwitch ids (with `vpcId`), ideally in two or more zones.",
     )
     pod_vswitch_ids: list[str] = Field(
@@ -58,8 +61,10 @@ class NetworkSettings(ConfigModel):
         "a new VPC. Turn it off when images come from a VPC registry endpoint (ACR). Not available with `vpcId` "
         "(an existing VPC keeps its own egress).",
     )
+    # A pay-as-you-go EIP billed by traffic takes 1-200 Mbit/s (Alibaba Cloud EIP, AllocateEipAddress `Bandwidth`:
+    # "PayByTraffic: 1 to 200"; https://www.alibabacloud.com/help/en/eip/developer-reference/api-vpc-2016-04-28-allocateeipaddress).
     egress_bandwidth_mbps: int = Field(
-        100, ge=1, le=500, description="Bandwidth cap of the NAT gateway's EIP (pay by traffic), in Mbit/s."
+        100, ge=1, le=200, description="Bandwidth cap of the NAT gateway's EIP (pay by traffic), in Mbit/s."
     )
 
     @field_validator("vswitch_ids", "pod_vswitch_ids")
@@ -77,6 +82,16 @@ def creates_nat_gateway(settings: StackSettings) -> bool:
 
 def network_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
     network, cni = settings.network, settings.cluster.cni
+    name = settings.cluster.name
+    # The NAT gateway is named `<cluster.name>`, its EIP `<cluster.name>-nat` and its SNAT entry
+    # `<cluster.name>-vpc`; the VPC API takes 2-128 characters starting with a letter for each (CreateNatGateway
+    # `Name`, AllocateEipAddress `Name`, CreateSnatEntry `SnatEntryName`, Alibaba Cloud VPC API reference).
+    if creates_nat_gateway(settings) and name is not None and (len(name) < 2 or not name[0].isalpha()):
+        yield ConfigProblem(
+            ("cluster", "name"),
+            "names the NAT gateway, its EIP and SNAT entry, which must start with a letter and be at least 2 "
+            "characters",
+        )
     if network.vpc_id is None:
         if len(network.vswitches) < 2:
             yield ConfigProblem(("network", "vswitches"), "needs at least two vSwitches in different zones")

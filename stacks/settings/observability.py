@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
+from components.constants import PRESET_NAMESPACES
 from stacks.errors import ConfigProblem
 from stacks.settings.base import ConfigModel
 from stacks.settings.formats import DNS_LABEL
@@ -150,3 +151,17 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
             ("observability", "prometheusOperator", "enabled"),
             "`selfManaged.enabled` already installs a Prometheus Operator; enable one of the two",
         )
+    self_managed = observability.self_managed
+    if not self_managed.enabled:
+        return
+    loc = ("observability", "selfManaged", "namespace")
+    # The monitoring stack creates its namespace: one every cluster has fails with AlreadyExists at `pulumi up`.
+    if self_managed.namespace in PRESET_NAMESPACES:
+        yield ConfigProblem(
+            loc,
+            f"`{self_managed.namespace}` already exists in every cluster and the monitoring stack creates its "
+            f"namespace; pick another (not {', '.join(PRESET_NAMESPACES)})",
+        )
+    elif self_managed.namespace == settings.gateway.namespace:
+        # Both layers would create a Namespace of that name: the second fails with AlreadyExists.
+        yield ConfigProblem(loc, "is also `gateway.namespace`; both create their namespace, so they must differ")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator, model_validator
 
+from components.constants import PRESET_NAMESPACES
 from components.vocabulary import (
     Attachment,
     FailureMode,
@@ -210,6 +211,14 @@ def group_problems(models: list[ModelSettings]) -> Iterator[ConfigProblem]:
 
 
 def gateway_problems(gateway: GatewaySettings) -> Iterator[ConfigProblem]:
+    # The program creates `gateway.namespace` unless it is `default`; any other namespace every cluster already
+    # has fails with AlreadyExists at `pulumi up`.
+    if gateway.namespace != "default" and gateway.namespace in PRESET_NAMESPACES:
+        yield ConfigProblem(
+            ("gateway", "namespace"),
+            f"`{gateway.namespace}` already exists in every cluster and would be created again; use `default` or "
+            f"a namespace of your own (not {', '.join(n for n in PRESET_NAMESPACES if n != 'default')})",
+        )
     request = duration_ms(gateway.request_timeout)
     if request and duration_ms(gateway.backend_request_timeout) > request:
         yield ConfigProblem(

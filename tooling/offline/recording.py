@@ -12,6 +12,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.settings import get_project, get_stack
 
+from components.constants import PRESET_NAMESPACES
+
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
 
@@ -46,12 +48,12 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         signature = value.get(rpc._special_sig_key)
         if signature == rpc._special_secret_sig:
-            return SECRET
+            return redacted(plain(value.get("value")))
         if signature == rpc._special_resource_sig:
             return value.get("urn")
         if signature == rpc._special_output_value_sig:
             if value.get("secret"):
-                return SECRET
+                return redacted(plain(value["value"])) if "value" in value else SECRET
             return plain(value["value"]) if "value" in value else UNKNOWN
         return {key: plain(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -62,6 +64,16 @@ def plain(value: Any) -> Any:
         # Protobuf carries every number as a double; the providers send integers as integers.
         return int(value)
     return value
+
+
+def redacted(value: Any) -> Any:
+    """A secret's shape with every value replaced: a Secret's `stringData` keeps its keys, so the rendered
+    object still has the type Kubernetes requires (a map of strings) and a reviewer sees which keys change."""
+    if isinstance(value, dict):
+        return {key: redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item) for item in value]
+    return SECRET
 
 
 def _urn_of_ref(reference: str) -> str:
@@ -118,6 +130,8 @@ class RecordingMonitor(MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.outputs: dict[str, dict[str, Any]] = {}
         self.duplicates: list[str] = []
+        # URN -> (id, state) as the provider returned them: what an engine would store and diff against.
+        self.states: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # As the engine does: the type chain holds every ancestor's type except the root stack's.
@@ -156,6 +170,8 @@ class RecordingMonitor(MockMonitor):
             custom_timeouts=timeouts,
             inputs=plain(json_format.MessageToDict(request.object)),
         )
+        if request.custom:
+            self.states[response.urn] = (response.id, plain(json_format.MessageToDict(response.object)))
         return response
 
     def RegisterResourceOutputs(self, request):
@@ -177,6 +193,8 @@ class Plan:
     outputs: dict[str, Any] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
     component_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # URN -> (id, state) of each custom resource, as the provider mocks returned them (not part of plan.json).
+    states: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def stack_urn(self) -> str:
@@ -245,6 +263,27 @@ class Plan:
             ordered.update((key, _sorted(value)) for key, value in sorted(body.items()))
             objects.append(ordered)
         return sorted(objects, key=_apply_key)
+
+    def identity_collisions(self) -> list[str]:
+        """Kubernetes objects the API server would refuse as AlreadyExists: two resources claiming one identity
+        (apiVersion, kind, namespace, name), or a Namespace every cluster already has."""
+        found = []
+        owners: dict[tuple[str, str, str, str], str] = {}
+        for resource in self.resources:
+            if not resource.is_kubernetes_object:
+                continue
+            metadata = resource.inputs.get("metadata") or {}
+            name = metadata.get("name")
+            if not isinstance(name, str):
+                continue  # auto-named: the provider adds a random suffix
+            kind = resource.inputs.get("kind", "")
+            identity = (resource.inputs.get("apiVersion", ""), kind, metadata.get("namespace") or "", name)
+            if identity in owners:
+                found.append(f"{resource.urn} claims {'/'.join(p for p in identity if p)} like {owners[identity]}")
+            owners.setdefault(identity, resource.urn)
+            if kind == "Namespace" and name in PRESET_NAMESPACES:
+                found.append(f"{resource.urn} creates namespace {name}, which every cluster already has")
+        return found
 
     def type_counts(self) -> Counter[str]:
         return Counter(r.type for r in self.resources)

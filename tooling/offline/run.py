@@ -16,7 +16,7 @@ import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
-from tooling.offline.mocks import ProviderMocks
+from tooling.offline.mocks import PriorStates, ProviderMocks
 from tooling.offline.recording import Plan, RecordingMonitor
 from tooling.offline.stack_files import StackConfig
 
@@ -34,23 +34,34 @@ def run_main(project_dir: Path = PROJECT_DIR) -> Callable[[], None]:
     return program
 
 
-def simulate(config: StackConfig, program: Callable[[], None] | None = None, preview: bool = False) -> Plan:
-    """One isolated run; raises what the program raised (a config error, for instance)."""
-    plan, error = try_simulate(config, program, preview)
+def simulate(
+    config: StackConfig,
+    program: Callable[[], None] | None = None,
+    preview: bool = False,
+    prior: PriorStates | None = None,
+) -> Plan:
+    """One isolated run; raises what the program raised (a config error, for instance).
+
+    `prior`: the resources' states of an earlier run, which the mocks answer with as the provider would.
+    """
+    plan, error = try_simulate(config, program, preview, prior)
     if error is not None:
         raise error
     return plan
 
 
 def try_simulate(
-    config: StackConfig, program: Callable[[], None] | None = None, preview: bool = False
+    config: StackConfig,
+    program: Callable[[], None] | None = None,
+    preview: bool = False,
+    prior: PriorStates | None = None,
 ) -> tuple[Plan, BaseException | None]:
     """One isolated run: a fresh context and event loop, so runs never see each other's state.
 
     Returns what was registered even when the program failed, with the failure.
     """
     program = program or run_main()
-    return contextvars.Context().run(_simulate, config, program, preview)
+    return contextvars.Context().run(_simulate, config, program, preview, prior)
 
 
 class _MonitorThreads(ThreadPoolExecutor):
@@ -78,12 +89,14 @@ class _MonitorThreads(ThreadPoolExecutor):
             loop.close()
 
 
-def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -> tuple[Plan, BaseException | None]:
+def _simulate(
+    config: StackConfig, program: Callable[[], None], preview: bool, prior: PriorStates | None
+) -> tuple[Plan, BaseException | None]:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     threads = _MonitorThreads()
     loop.set_default_executor(threads)
-    monitor = RecordingMonitor(ProviderMocks())
+    monitor = RecordingMonitor(ProviderMocks(prior, config.values.get("alicloud:region")))
     failure: BaseException | None = None
     try:
         pulumi.runtime.set_mocks(
@@ -106,6 +119,7 @@ def _simulate(config: StackConfig, program: Callable[[], None], preview: bool) -
         stack=config.stack,
         resources=sorted(monitor.registrations.values(), key=lambda r: r.urn),
         duplicates=monitor.duplicates,
+        states=monitor.states,
     )
     plan.outputs = monitor.outputs.get(plan.stack_urn, {})
     plan.component_outputs = {urn: outputs for urn, outputs in monitor.outputs.items() if urn != plan.stack_urn}

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,13 @@ import yaml
 # treats them as present secrets; this stand-in never reaches a rendered file in plain text because the
 # program keeps every secret wrapped in `Output.secret` (a test plants it and searches the plan for it).
 UNDECRYPTED_SECRET = "offline-plan-undecrypted-secret"
+# The client name a structured secret set as one secure JSON value (`pulumi config set --secret
+# ack-inference:apiKeys '{...}'`) plans with: its keys are as encrypted as its values.
+PLACEHOLDER_KEY = "offline-plan-placeholder"
+# What a stack file may hold at the top level: Pulumi's `ProjectStack` (pulumi `sdk/go/common/workspace/project.go`,
+# yaml tags `secretsprovider`, `encryptedkey`, `encryptionsalt`, `config`, `environment`). The CLI ignores any
+# other key, so a misspelt `config` drops the whole configuration without a word.
+STACK_FILE_KEYS = ("config", "environment", "secretsprovider", "encryptedkey", "encryptionsalt")
 
 
 class StackFileError(Exception):
@@ -63,6 +73,13 @@ def load_stack_config(project_dir: Path, stack: str) -> StackConfig:
     stack_doc = _read_yaml(stack_path) or {}
     if not isinstance(stack_doc, dict):
         raise StackFileError(f"{stack_path.name}: expected a mapping at the top level")
+    for key in stack_doc:
+        if key not in STACK_FILE_KEYS:
+            close = difflib.get_close_matches(str(key), STACK_FILE_KEYS, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            raise StackFileError(
+                f"{stack_path.name}: unknown top-level key `{key}`{hint}; allowed: {', '.join(STACK_FILE_KEYS)}"
+            )
 
     values: dict[str, str] = {}
     secrets: set[str] = set()
@@ -91,15 +108,44 @@ def encode_value(value: Any) -> str:
 
 
 def _put(values: dict[str, str], secrets: set[str], key: str, entry: Any) -> None:
+    if _is_secure(entry):
+        # One secure value for the whole key: stand in a value of the shape the key holds.
+        values[key] = encode_value(_placeholder(key))
+        secrets.add(key)
+        return
     replaced, is_secret = _replace_secure(entry)
     values[key] = encode_value(replaced)
     if is_secret:
         secrets.add(key)
 
 
+def _is_secure(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"secure"}
+
+
+def _placeholder(full_key: str) -> Any:
+    """A stand-in of the shape the program's settings expect at a key: a map for a map of secrets."""
+    from stacks.errors import PROJECT
+    from stacks.settings import StackSettings
+
+    namespace, _, key = full_key.partition(":")
+    fields = {(f.alias or name): f for name, f in StackSettings.model_fields.items()}
+    annotation = fields[key].annotation if namespace == PROJECT and key in fields else str
+    return _shaped(annotation)
+
+
+def _shaped(annotation: Any) -> Any:
+    members = [m for m in typing.get_args(annotation) if m is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and len(members) == 1:
+        return _shaped(members[0])
+    if typing.get_origin(annotation) is dict:
+        return {PLACEHOLDER_KEY: _shaped(typing.get_args(annotation)[1])}
+    return UNDECRYPTED_SECRET
+
+
 def _replace_secure(value: Any) -> tuple[Any, bool]:
     if isinstance(value, dict):
-        if set(value) == {"secure"}:
+        if _is_secure(value):
             return UNDECRYPTED_SECRET, True
         found = False
         out = {}
