@@ -50,14 +50,19 @@ def test_dev_and_prod_gateways_are_intranet_and_the_gateway_uses_that_proxy():
         plan = plan_stack(stack)
         proxy, gateway = plan.one(PROXY), plan.one(GATEWAY)
         assert envoy_service(plan)["annotations"] == {ADDRESS_TYPE: "intranet"}
-        assert "loadBalancerSourceRanges" not in envoy_service(plan)
         reference = gateway.inputs["spec"]["infrastructure"]["parametersRef"]
         assert reference["name"] == proxy.inputs["metadata"]["name"]
         assert proxy.inputs["metadata"]["namespace"] == gateway.inputs["metadata"]["namespace"]
         assert plan.depends_on(gateway, proxy)
-        # Nothing configured, nothing claimed: no keys, no allow-list, no limit.
-        assert not plan.of_type(SECURITY_POLICY) and not plan.of_type(TRAFFIC_POLICY)
-        assert plan.outputs["gatewayExposure"] == "intranet load balancer"
+    # dev: nothing configured, nothing claimed: no keys, no allow-list, no limit.
+    dev = plan_stack("dev")
+    assert "loadBalancerSourceRanges" not in envoy_service(dev)
+    assert not dev.of_type(SECURITY_POLICY) and not dev.of_type(TRAFFIC_POLICY)
+    assert dev.outputs["gatewayExposure"] == "intranet load balancer"
+    # prod must authenticate its clients: its allow-list on the load balancer and in Envoy.
+    prod = plan_stack("prod")
+    assert envoy_service(prod)["loadBalancerSourceRanges"] == ["10.10.0.0/16"]
+    assert prod.outputs["gatewayExposure"] == "intranet load balancer; clients from 10.10.0.0/16"
 
 
 def test_the_security_objects_use_the_cluster_provider_and_wait_for_the_crds():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.config_loader import parse_settings
-from tests.harness import config_error, messages, stack_config
+from tests.harness import config_error, messages, plan_stack, stack_config
 
 KEY = "sk-planted-7d1e0c9a4b"
 ADDRESS_TYPE = "service.beta.kubernetes.io/alibaba-cloud-loadbalancer-address-type"
@@ -36,6 +36,57 @@ def test_internet_exposure_without_keys_or_allow_list_is_refused():
 def test_an_allow_list_open_to_everyone_is_no_protection():
     message = only({"security": {"exposure": {"addressType": "internet", "allowedCidrs": ["0.0.0.0/0"]}}})
     assert message.startswith("ack-inference:security.exposure.addressType: ")
+
+
+@pytest.mark.parametrize(
+    "cidrs",
+    [["0.0.0.0/1", "128.0.0.0/1"], ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1"], ["::/1", "8000::/1"]],
+    ids=["ipv4-halves", "ipv4-quarters", "ipv6-halves"],
+)
+def test_an_allow_list_whose_blocks_cover_every_address_is_no_protection(cidrs):
+    message = only({"security": {"exposure": {"addressType": "internet", "allowedCidrs": cidrs}}})
+    assert message.startswith("ack-inference:security.exposure.addressType: ")
+
+
+def test_production_needs_client_authentication():
+    message = only({"security": None}, stack="prod")
+    assert message.startswith("ack-inference:security.exposure: ")
+    assert "apiKeys" in message and "allowedCidrs" in message and "allowUnauthenticated" in message
+
+
+def test_in_production_an_allow_list_covering_every_address_is_no_authentication():
+    message = only({"security": {"exposure": {"allowedCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}}, stack="prod")
+    assert message.startswith("ack-inference:security.exposure: ")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "secrets"),
+    [
+        ({"security": None, "apiKeys": {"alice": KEY}}, ("apiKeys",)),
+        ({"security": {"exposure": {"allowedCidrs": ["0.0.0.0/1"]}}}, ()),
+        ({"security": {"exposure": {"allowUnauthenticated": True}}}, ()),
+    ],
+    ids=["api-keys", "half-the-addresses", "explicit-opt-out"],
+)
+def test_production_accepts_keys_a_real_allow_list_or_the_explicit_opt_out(overrides, secrets):
+    settings = parse_settings(*stack_config("prod", overrides, secrets).project_values())
+    assert settings.production
+
+
+def test_the_opt_out_cannot_open_production_to_the_internet():
+    exposure = {"addressType": "internet", "allowUnauthenticated": True}
+    message = only({"security": {"exposure": exposure}}, stack="prod")
+    assert message.startswith("ack-inference:security.exposure.addressType: ")
+
+
+def test_the_opt_out_is_refused_outside_production():
+    message = only({"security": {"exposure": {"allowUnauthenticated": True}}})
+    assert message.startswith("ack-inference:security.exposure.allowUnauthenticated: ")
+
+
+def test_the_committed_prod_stack_authenticates_its_clients():
+    policy = plan_stack("prod").one("kubernetes:gateway.envoyproxy.io/v1alpha1:SecurityPolicy")
+    assert policy.inputs["spec"]["authorization"]["defaultAction"] == "Deny"
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,15 @@ class ExposureSettings(ConfigModel):
         max_length=64,
         description="Client networks allowed to call the gateway: the Service's `loadBalancerSourceRanges` (a "
         "firewall where ACK's controller applies it) and an Envoy Gateway authorization rule on the client IP "
-        "(kept by `externalTrafficPolicy: Local`). Empty: every client that can reach the address.",
+        "(kept by `externalTrafficPolicy: Local`). Empty, or blocks that together cover every IPv4 or every IPv6 "
+        "address: every client that can reach the address.",
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="`tier: production` only: serve clients that present no API key from any address (no "
+        "`apiKeys`, no `allowedCidrs`). Set it only when something in front authenticates every caller (an API "
+        "gateway or mesh that alone reaches this intranet load balancer). Internet exposure still needs a "
+        "protection.",
     )
 
     @field_validator("load_balancer_annotations")
@@ -71,7 +79,18 @@ class ExposureSettings(ConfigModel):
 
     @property
     def allows_everyone(self) -> bool:
-        return not self.allowed_cidrs or any(ipaddress.ip_network(c).prefixlen == 0 for c in self.allowed_cidrs)
+        """No allow-list, or one whose blocks together cover a whole address family: `0.0.0.0/1` plus
+        `128.0.0.0/1` admits every IPv4 client just like `0.0.0.0/0`. Both enforcement points OR the blocks: the
+        Service's `loadBalancerSourceRanges` (Kubernetes ServiceSpec) and the SecurityPolicy's `clientCIDRs`
+        (Envoy Gateway: a principal matches when the client address is in any of them)."""
+        networks = [ipaddress.ip_network(c) for c in self.allowed_cidrs]
+        if not networks:
+            return True
+        for version in (4, 6):
+            family = [n for n in networks if n.version == version]
+            if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(family)):
+                return True
+        return False
 
 
 class NetworkIsolationSettings(ConfigModel):
@@ -157,7 +176,7 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
         yield ConfigProblem(
             ("security", "exposure", "addressType"),
             "`internet` publishes the gateway on a public IP; also set `apiKeys` (a secret) or "
-            "`security.exposure.allowedCidrs` without `0.0.0.0/0`, or use `intranet`",
+            "`security.exposure.allowedCidrs` that do not together cover every address, or use `intranet`",
         )
     benchmark = settings.benchmark
     if benchmark.enabled and (settings.api_keys or security.tls_certificate_secret):
@@ -167,7 +186,21 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
             "`apiKeys` or `security.tlsCertificateSecret` is set",
         )
     if not settings.production:
+        if exposure.allow_unauthenticated:
+            yield ConfigProblem(
+                ("security", "exposure", "allowUnauthenticated"),
+                "is only read with `tier: production` (other tiers never require client authentication); remove it",
+            )
         return
+    if not settings.api_keys and exposure.allows_everyone and not exposure.allow_unauthenticated:
+        # Production traffic is authenticated by the gateway itself: an intranet address alone still admits every
+        # pod, peered VPC and CEN-attached network.
+        yield ConfigProblem(
+            ("security", "exposure"),
+            "`tier: production` needs client authentication: set `apiKeys` (a secret) or "
+            "`security.exposure.allowedCidrs` that do not together cover every address; or, when something in "
+            "front authenticates every caller, `security.exposure.allowUnauthenticated: true`",
+        )
     picker = settings.routing.endpoint_picker
     if picker.mode == "selfHosted" and picker.replicas < PRODUCTION_MIN_PICKERS:
         yield ConfigProblem(
