@@ -15,8 +15,8 @@ import pulumi
 
 from components.inference.model_server import METRICS_PATH
 from components.observability.alert_rules import AlertRules, AlertRulesArgs, AlertThresholds, ModelServerTarget
-from components.observability.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs
-from components.observability.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.observability.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs, Reader
+from components.observability.monitoring_stack import GRAFANA_SERVICE_ACCOUNT, MonitoringStack, MonitoringStackArgs
 from dashboards.vllm_inference import DASHBOARD_FILE, render
 from stacks.layers import CloudLayer, InferenceLayer, ObservabilityLayer
 from stacks.settings import StackSettings
@@ -54,6 +54,7 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
                 chart_repository=self_managed.chart_repository,
                 scrape_interval=self_managed.scrape_interval,
                 image_registry=self_managed.image_registry,
+                dashboard_namespaces=[inference.namespace] if observability.dashboard.enabled else [],
                 provider=cloud.provider,
             ),
         )
@@ -68,6 +69,9 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
                 file_name=DASHBOARD_FILE.name,
                 dashboard_json=render(),
                 provider=cloud.provider,
+                reader=Reader(namespace=self_managed.namespace, service_account=GRAFANA_SERVICE_ACCOUNT)
+                if self_managed.enabled
+                else None,
                 depends_on=namespace_ready,
             ),
         )
