@@ -17,7 +17,7 @@ from pydantic import BaseModel, SecretStr
 from stacks.config_loader import model_at, parse_settings
 from stacks.errors import ConfigError, key_path
 from stacks.settings import StackSettings
-from tests.harness import config_error, messages, stack_config
+from tests.harness import DECLARED_ADDONS, config_error, messages, stack_config
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import available_stacks
 
@@ -200,7 +200,9 @@ def test_a_secret_stored_in_plain_text_is_rejected_without_echoing_it(key):
 
 @pytest.mark.parametrize("key", sorted(SECRET_KEYS))
 def test_secrets_stay_masked_in_the_settings(key):
-    settings = parse_settings({key: PLANTED}, {key})
+    # A kubeconfig alone means `cluster.mode: kubeconfig`, which must declare the add-ons it finds installed.
+    declared = {"addons": json.dumps(DECLARED_ADDONS)} if key == "kubeconfig" else {}
+    settings = parse_settings({key: PLANTED, **declared}, {key})
     assert getattr(settings, _field_name(key)).get_secret_value() == PLANTED
     assert PLANTED not in repr(settings)
     assert PLANTED not in str(settings.model_dump())

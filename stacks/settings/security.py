@@ -4,6 +4,7 @@ model servers, and how workloads are hardened. The API keys themselves are the r
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +13,9 @@ from pydantic import Field, SecretStr, field_validator
 from components.constants import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
 from components.vocabulary import AddressType, RateLimitUnit, ZoneSpread
 from stacks.errors import ConfigProblem
+from stacks.settings.addons import manages_addons
 from stacks.settings.base import ConfigModel
+from stacks.settings.cluster import cluster_mode
 from stacks.settings.formats import DNS_LABEL
 
 if TYPE_CHECKING:
@@ -96,8 +99,10 @@ class ExposureSettings(ConfigModel):
 class NetworkIsolationSettings(ConfigModel):
     enabled: bool = Field(
         True,
-        description="NetworkPolicies on the model servers: only the gateway, the endpoint pickers and the metrics "
-        "scrapers reach their port (enforced by Terway with NetworkPolicy support; Flannel ignores them).",
+        description="NetworkPolicies on the model servers and self-hosted pickers: only the gateway, the endpoint "
+        "pickers and the metrics scrapers reach them. Enforced by Terway with NetworkPolicy support on nodes and by "
+        "the Poseidon add-on on ACS pods (installed with `compute.mode: acs`); a new Flannel cluster is a config "
+        "error unless this is `false`.",
     )
     gateway_namespace: str = Field(
         "envoy-gateway-system",
@@ -169,7 +174,45 @@ def scraper_namespaces(settings: StackSettings) -> list[str]:
     return found
 
 
+# ACK: "In elastic container instances of ACK Serverless clusters or ACK Pro clusters, network policies are
+# implemented by Poseidon", which needs ACK Virtual Node 2.10.0 or later (ACK docs, "Use network policies" for
+# serverless pods). ACK's Flannel plugin does not implement NetworkPolicy at all (only Terway does, with its
+# NetworkPolicy option, which new clusters get).
+VIRTUAL_NODE_POLICY_MINIMUM = (2, 10, 0)
+_ADDON_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def isolation_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    """Isolation is claimed only where something enforces it: Terway on nodes, Poseidon on ACS pods."""
+    if not settings.security.network_isolation.enabled:
+        return
+    enabled = ("security", "networkIsolation", "enabled")
+    if cluster_mode(settings) == "new" and settings.cluster.cni == "flannel":
+        yield ConfigProblem(
+            enabled,
+            "ACK's Flannel does not enforce NetworkPolicies, so the model servers would not be isolated; use "
+            "`cluster.cni: terway` or set this to `false` (any pod in the cluster can then call them)",
+        )
+    if settings.compute.mode != "acs":
+        return
+    addons = settings.addons
+    if not manages_addons(settings) and addons.poseidon.version is None:
+        yield ConfigProblem(
+            ("addons", "poseidon", "version"),
+            "must name the Poseidon add-on installed in the cluster: ACS pods enforce NetworkPolicies only with "
+            "it and the stack does not install add-ons here; or set `security.networkIsolation.enabled: false`",
+        )
+    match = _ADDON_VERSION.match(addons.virtual_node.version or "")
+    if match and tuple(int(part) for part in match.groups()) < VIRTUAL_NODE_POLICY_MINIMUM:
+        yield ConfigProblem(
+            ("addons", "virtualNode", "version"),
+            "must be v2.10.0 or newer while `security.networkIsolation.enabled`: ACK enforces NetworkPolicies on "
+            "ACS pods (Poseidon) from that version",
+        )
+
+
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    yield from isolation_problems(settings)
     security = settings.security
     exposure = security.exposure
     if exposure.address_type == "internet" and not settings.api_keys and exposure.allows_everyone:
