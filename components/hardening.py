@@ -2,7 +2,8 @@
 
 The runtime's default seccomp profile, no privilege escalation and no Linux capabilities: vLLM, the simulator,
 the picker and `vllm bench serve` need none (GPUs come through the device plugin, not capabilities). Images
-keep their own user, since the vLLM image runs as root and writes its caches under its home directory.
+keep their own user, since the vLLM image runs as root and writes its caches under its home directory; the
+endpoint picker adds its image's non-root user and a read-only root filesystem (`endpoint_picker.py`).
 """
 
 from __future__ import annotations

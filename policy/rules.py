@@ -7,6 +7,7 @@ its own virtualenv, so this module needs nothing but `pulumi` and `pulumi-policy
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -185,11 +186,24 @@ def internet_facing(service_type: Any, annotations: Mapping[str, Any]) -> bool:
     return str(annotations.get(ADDRESS_TYPE, "internet")).lower() != "intranet"
 
 
+def restricts(cidrs: Iterable[Any]) -> bool:
+    """A non-empty list of blocks that together leave some address out: `0.0.0.0/1` plus `128.0.0.0/1` is as
+    open as `0.0.0.0/0` (both the Service's source ranges and Envoy's `clientCIDRs` admit a client in any block).
+    An unparsable entry restricts nothing we can vouch for."""
+    try:
+        networks = [ipaddress.ip_network(str(c)) for c in cidrs]
+    except ValueError:
+        return False
+    for version in (4, 6):
+        family = [n for n in networks if n.version == version]
+        if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(family)):
+            return False
+    return bool(networks)
+
+
 def source_restricted(source_ranges: Any, annotations: Mapping[str, Any]) -> bool:
     """The load balancer only admits listed sources: `loadBalancerSourceRanges` or a whitelist ACL."""
-    open_ranges = {"0.0.0.0/0", "::/0"}
-    ranges = [str(r) for r in elements(source_ranges)]
-    if ranges and not open_ranges.intersection(ranges):
+    if restricts(elements(source_ranges)):
         return True
     acl_on = str(annotations.get(ACL_STATUS, "")).lower() == "on"
     return acl_on and str(annotations.get(ACL_TYPE, "")).lower() == "white"
@@ -215,7 +229,7 @@ def _authenticates(policy: Mapping[str, Any]) -> bool:
     authorization = mapping(spec.get("authorization"))
     # A source allow-list: deny by default, allow listed client CIDRs.
     return get(authorization, "defaultAction") == "Deny" and any(
-        get(rule, "action") == "Allow" and elements(get(rule, "principal", "clientCIDRs"))
+        get(rule, "action") == "Allow" and restricts(elements(get(rule, "principal", "clientCIDRs")))
         for rule in elements(authorization.get("rules"))
     )
 

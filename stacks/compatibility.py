@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stacks.errors import ConfigProblem
+from stacks.settings.addons import manages_addons
 
 if TYPE_CHECKING:
     from stacks.settings.stack import StackSettings
@@ -158,6 +159,50 @@ SELF_HOSTED_PICKER_SOURCE = "GIE v1.0.2 docs: vLLM V1 0.8.0 and above"
 BENCH_SERVE_MINIMUM = (0, 8, 5)
 
 
+# The Gateway's load balancer (intranet address, allow-list, Service type) lives on the EnvoyProxy that
+# `Gateway.spec.infrastructure.parametersRef` names. That field reached the standard channel in Gateway API v1.2.0
+# (kubernetes-sigs/gateway-api PR #3272, CHANGELOG/1.2-CHANGELOG.md: GEP-1867 "graduated to Standard"); the
+# v1.2.1 standard CRD vendored in schemas/crds/gateway-api-v1.2.1 serves it. The API server prunes fields a CRD
+# does not declare, so on older CRDs the Gateway silently loses it and Envoy Gateway gives the Service ACK's
+# default: an internet load balancer without the allow-list.
+GATEWAY_INFRASTRUCTURE_MINIMUM = (1, 2, 0)
+GATEWAY_INFRASTRUCTURE_SOURCE = (
+    "Gateway API v1.2.0 moved Gateway.spec.infrastructure to the standard channel, kubernetes-sigs/gateway-api #3272"
+)
+GATEWAY_API_KEY = ("addons", "gatewayApi", "version")
+# ACK names the Gateway API add-on's versions after the release whose CRDs it installs (inferred; unverified),
+# possibly with a build suffix: the first three numbers are read.
+_GATEWAY_API_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?:[-+.][0-9A-Za-z.-]+)?$")
+
+
+def gateway_api_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    """The Gateway always takes its exposure from `spec.infrastructure`: the CRDs must serve it (fail closed)."""
+    configured = settings.addons.gateway_api.version
+    if configured is None:
+        if manages_addons(settings):
+            return  # the stack installs the newest Gateway API add-on ACK offers, which serves it
+        yield ConfigProblem(
+            GATEWAY_API_KEY,
+            "must be the Gateway API version installed in the cluster (the `gateway.networking.k8s.io/"
+            "bundle-version` annotation of `crd/gateways.gateway.networking.k8s.io`), because the stack does not "
+            "install it: the gateway's intranet address and allow-list live on `Gateway.spec.infrastructure`, "
+            f"which CRDs older than v{_dotted(GATEWAY_INFRASTRUCTURE_MINIMUM)} drop silently, leaving an "
+            f"internet load balancer ({GATEWAY_INFRASTRUCTURE_SOURCE})",
+        )
+        return
+    match = _GATEWAY_API_VERSION.match(configured)
+    if match is None:
+        yield ConfigProblem(GATEWAY_API_KEY, "is not a Gateway API version; expected `v<major>.<minor>.<patch>`")
+        return
+    if (int(match[1]), int(match[2]), int(match[3])) < GATEWAY_INFRASTRUCTURE_MINIMUM:
+        yield ConfigProblem(
+            GATEWAY_API_KEY,
+            f"must be v{_dotted(GATEWAY_INFRASTRUCTURE_MINIMUM)} or newer: the gateway's intranet address and "
+            "allow-list live on `Gateway.spec.infrastructure`, which older CRDs drop silently, leaving an internet "
+            f"load balancer ({GATEWAY_INFRASTRUCTURE_SOURCE})",
+        )
+
+
 def vllm_support(addon: AddonVersion) -> VllmSupport:
     return next(row for row in VLLM_SUPPORT if row.addons.contains(addon))
 
@@ -177,7 +222,9 @@ def kv_cache_metric(version: tuple[int, int, int]) -> str | None:
 
 
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
-    """Every skew between the add-on version, the routing config and the model servers' vLLM versions."""
+    """Every skew between the add-on version, the routing config and the model servers' vLLM versions, and
+    Gateway API CRDs too old for the gateway's exposure settings."""
+    yield from gateway_api_problems(settings)
     configured = settings.addons.inference_gateway.version
     addon = AddonVersion.parse(configured) if configured else ASSUMED_ADDON_VERSION
     if addon is None:

@@ -21,6 +21,13 @@ from tooling.offline.recording import Plan
 from tooling.offline.run import PROJECT_DIR, simulate, try_simulate
 from tooling.offline.stack_files import StackConfig, load_stack_config
 
+# What a stack that installs no add-on (`cluster.mode: kubeconfig`, `addons.manage: false`) declares the cluster
+# has: the gateway's exposure needs Gateway API CRDs that serve `spec.infrastructure`, ACS isolation needs Poseidon.
+DECLARED_ADDONS = {
+    "gatewayApi": {"name": "gateway-api", "version": "v1.2.1"},
+    "poseidon": {"name": "poseidon", "version": "v0.5.1"},
+}
+
 
 def stack_config(stack: str = "dev", overrides: dict[str, Any] | None = None, secrets=()) -> StackConfig:
     config = load_stack_config(PROJECT_DIR, stack)

@@ -83,7 +83,12 @@ def cached_run(stack: str = "dev", overrides: dict[str, Any] | None = None, secr
 
 
 EXISTING = {"cluster": {"mode": "existing", "id": EXISTING_CLUSTER_ID}, "network": None}
-KUBECONFIG = {"cluster": {"mode": "kubeconfig"}, "network": None, "kubeconfig": KUBECONFIG_TEXT}
+# A stack that installs no add-on declares what the cluster has that the gateway's exposure and isolation need.
+INSTALLED = {
+    "gatewayApi": {"name": "gateway-api", "version": "v1.2.1"},
+    "poseidon": {"name": "poseidon", "version": "v0.5.1"},
+}
+KUBECONFIG = {"cluster": {"mode": "kubeconfig"}, "network": None, "kubeconfig": KUBECONFIG_TEXT, "addons": INSTALLED}
 ACS = {"compute": {"mode": "acs"}}
 POD_VSWITCH_NETWORK = {
     "vswitches": [
@@ -334,7 +339,9 @@ def test_preview_with_unknown_cluster_id_does_not_fail():
 
 
 def test_flannel_uses_a_pod_cidr_and_no_pod_vswitches():
-    plan, _ = cloud_run(overrides={"cluster": {"cni": "flannel"}})
+    # Flannel enforces no NetworkPolicy: such a stack must give up isolation explicitly.
+    no_isolation = {"networkIsolation": {"enabled": False}}
+    plan, _ = cloud_run(overrides={"cluster": {"cni": "flannel"}, "security": no_isolation})
     cluster = plan.one(CLUSTER).inputs
     assert cluster["podCidr"] == "172.20.0.0/16"
     assert "podVswitchIds" not in cluster
@@ -435,8 +442,21 @@ def test_acs_installs_the_virtual_node_addon_instead_of_a_gpu_pool():
     assert virtual_node.inputs["name"] == "ack-virtual-node"
     assert virtual_node.inputs["cleanupCloudResources"] is True
     assert plan.depends_on(virtual_node, pool(plan, "system"))
-    assert [_registration(plan, r).name for r in cloud.capacity] == ["system", "addons-virtual-node"]
+    # ACS pods enforce NetworkPolicies only with Poseidon: model servers wait for it too.
+    poseidon = addon(plan, "poseidon")
+    assert poseidon.inputs["name"] == "poseidon"
+    assert plan.depends_on(poseidon, virtual_node)
+    assert [_registration(plan, r).name for r in cloud.capacity] == ["system", "addons-virtual-node", "addons-poseidon"]
     assert plan.depends_on(plan.one(CONFIG_MAP), virtual_node)
+
+
+def test_acs_without_isolation_installs_no_poseidon():
+    plan, _ = cloud_run(overrides={**ACS, "security": {"networkIsolation": {"enabled": False}}})
+    assert [a.inputs["name"] for a in plan.of_type(ADDON)] == [
+        "gateway-api",
+        "ack-gateway-with-inference-extension",
+        "ack-virtual-node",
+    ]
 
 
 def test_acs_placement_is_pod_labels_only():
@@ -486,7 +506,7 @@ def test_existing_cluster_provider_uses_the_cluster_id():
 
 
 def test_existing_cluster_with_addons_already_installed():
-    overrides = {**EXISTING, "addons": {"manage": False}}
+    overrides = {**EXISTING, "addons": {"manage": False, **INSTALLED}}
     plan, cloud = cloud_run(overrides=overrides)
     assert alicloud_resources(plan) == []
     assert cloud.crd_installers == []
@@ -495,7 +515,7 @@ def test_existing_cluster_with_addons_already_installed():
 
 def test_existing_cluster_with_acs_installs_the_virtual_node():
     plan, cloud = cloud_run(overrides={**EXISTING, **ACS})
-    assert [_registration(plan, r).name for r in cloud.capacity] == ["addons-virtual-node"]
+    assert [_registration(plan, r).name for r in cloud.capacity] == ["addons-virtual-node", "addons-poseidon"]
 
 
 # --- kubeconfig only ------------------------------------------------------------------------------------------
@@ -527,7 +547,7 @@ def test_kubeconfig_mode_placement_still_targets_gpu_nodes_or_acs():
 
 
 def test_mode_follows_the_kubeconfig_secret_or_the_cluster_id():
-    plan, _ = cloud_run(overrides={"kubeconfig": KUBECONFIG_TEXT}, secrets=("kubeconfig",))
+    plan, _ = cloud_run(overrides={"kubeconfig": KUBECONFIG_TEXT, "addons": INSTALLED}, secrets=("kubeconfig",))
     assert alicloud_resources(plan) == []
     plan, _ = cloud_run(overrides={"cluster": {"id": EXISTING_CLUSTER_ID}})
     assert {r.type for r in alicloud_resources(plan)} == {ADDON}

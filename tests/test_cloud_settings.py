@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.settings.compute import GPU_FAMILIES, gpu_family, gpus_in
-from tests.harness import config_error, messages
+from tests.harness import DECLARED_ADDONS, config_error, messages
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import available_stacks, load_stack_config
 
@@ -14,6 +14,10 @@ VSWITCHES = [
     {"zoneId": "cn-hangzhou-j", "cidr": "10.0.16.0/20"},
 ]
 EXISTING = {"mode": "existing", "id": "c0123456789abcdef"}
+
+
+# Flannel enforces no NetworkPolicy: a Flannel stack must give up the model servers' isolation explicitly.
+NO_ISOLATION = {"networkIsolation": {"enabled": False}}
 
 
 def rejected(overrides, secrets=()) -> list[str]:
@@ -94,12 +98,19 @@ def test_overlapping_service_and_vpc_cidrs():
 
 
 def test_overlapping_pod_and_service_cidrs():
-    message = only({"cluster": {"cni": "flannel", "podCidr": "172.21.0.0/16"}, "network": {"vswitches": VSWITCHES}})
+    message = only(
+        {
+            "cluster": {"cni": "flannel", "podCidr": "172.21.0.0/16"},
+            "network": {"vswitches": VSWITCHES},
+            "security": NO_ISOLATION,
+        }
+    )
     assert message == "ack-inference:cluster.serviceCidr: overlaps the pod CIDR; pick disjoint blocks"
 
 
 def test_flannel_pod_cidr_overlapping_the_vpc():
-    message = only({"cluster": {"cni": "flannel", "podCidr": "10.0.0.0/8"}, "network": {"vswitches": VSWITCHES}})
+    flannel = {"cni": "flannel", "podCidr": "10.0.0.0/8"}
+    message = only({"cluster": flannel, "network": {"vswitches": VSWITCHES}, "security": NO_ISOLATION})
     assert message.startswith("ack-inference:cluster.podCidr: the Flannel pod CIDR overlaps the VPC CIDR")
 
 
@@ -107,6 +118,7 @@ def test_default_flannel_pod_cidr_overlapping_a_custom_vpc():
     message = only(
         {
             "cluster": {"cni": "flannel"},
+            "security": NO_ISOLATION,
             "network": {
                 "cidr": "172.20.0.0/16",
                 "vswitches": [
@@ -143,7 +155,8 @@ def test_terway_with_a_pod_cidr():
 
 def test_flannel_with_pod_vswitches():
     pod_vswitches = [{**v, "podCidr": f"10.0.{64 + 32 * i}.0/19"} for i, v in enumerate(VSWITCHES)]
-    assert rejected({"cluster": {"cni": "flannel"}, "network": {"vswitches": pod_vswitches}}) == [
+    overrides = {"cluster": {"cni": "flannel"}, "network": {"vswitches": pod_vswitches}, "security": NO_ISOLATION}
+    assert rejected(overrides) == [
         f"ack-inference:network.vswitches[{i}].podCidr: is for Terway; Flannel takes its pod addresses from "
         "`cluster.podCidr`"
         for i in (0, 1)
@@ -243,7 +256,7 @@ def test_mode_rules():
     assert rejected({"cluster": EXISTING, "network": None, "nodePools": {"system": {"size": 3}}}) == [
         "ack-inference:nodePools: is only used with `cluster.mode: new` (mode is `existing`)"
     ]
-    assert only({"cluster": {"mode": "kubeconfig"}, "network": None}).startswith(
+    assert only({"cluster": {"mode": "kubeconfig"}, "network": None, "addons": DECLARED_ADDONS}).startswith(
         "ack-inference:kubeconfig: is required with `cluster.mode: kubeconfig`"
     )
     assert only({"cluster": {"mode": "new"}, "kubeconfig": "apiVersion: v1"}, secrets=("kubeconfig",)) == (
@@ -256,7 +269,9 @@ def test_mode_rules():
         "addons": {"manage": True},
     }
     assert only(kubeconfig_with_addons, secrets=("kubeconfig",)).startswith("ack-inference:addons.manage: needs an ACK")
-    assert only({"addons": {"manage": False}}).startswith("ack-inference:addons.manage: must stay on for a new cluster")
+    assert only({"addons": {"manage": False, **DECLARED_ADDONS}}).startswith(
+        "ack-inference:addons.manage: must stay on for a new cluster"
+    )
 
 
 def test_new_cluster_settings_are_rejected_for_a_cluster_we_do_not_create():
@@ -265,7 +280,11 @@ def test_new_cluster_settings_are_rejected_for_a_cluster_we_do_not_create():
         "ack-inference:cluster.cni: is only used with `cluster.mode: new` (mode is `existing`)",
         "ack-inference:cluster.kubernetesVersion: is only used with `cluster.mode: new` (mode is `existing`)",
     ]
-    kubeconfig = {"cluster": {"mode": "kubeconfig", "kubeconfigTtlMinutes": 60}, "kubeconfig": "x"}
+    kubeconfig = {
+        "cluster": {"mode": "kubeconfig", "kubeconfigTtlMinutes": 60},
+        "kubeconfig": "x",
+        "addons": DECLARED_ADDONS,
+    }
     assert only(kubeconfig, secrets=("kubeconfig",)) == (
         "ack-inference:cluster.kubeconfigTtlMinutes: is for a kubeconfig fetched from ACK"
     )

@@ -17,7 +17,7 @@ from pydantic import BaseModel, SecretStr
 from stacks.config_loader import model_at, parse_settings
 from stacks.errors import ConfigError, key_path
 from stacks.settings import StackSettings
-from tests.harness import config_error, messages, stack_config
+from tests.harness import DECLARED_ADDONS, config_error, messages, stack_config
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import available_stacks
 
@@ -230,7 +230,9 @@ PLANTED_IN_CONTEXT = {
 @pytest.mark.parametrize("key", sorted(SECRET_KEYS))
 def test_secrets_stay_masked_in_the_settings(key):
     value, context = PLANTED_IN_CONTEXT.get(key, (PLANTED, {}))
-    settings = parse_settings({**context, key: value}, {key})
+    # A kubeconfig alone means `cluster.mode: kubeconfig`, which must declare the add-ons it finds installed.
+    declared = {"addons": json.dumps(DECLARED_ADDONS)} if key == "kubeconfig" else {}
+    settings = parse_settings({**context, **declared, key: value}, {key})
     assert getattr(settings, _field_name(key)).get_secret_value() == value
     assert PLANTED not in repr(settings)
     assert PLANTED not in str(settings.model_dump())

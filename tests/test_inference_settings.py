@@ -286,12 +286,14 @@ def test_baked_weights_need_an_image_that_holds_them():
 def test_production_keeps_at_least_two_replicas_of_every_vllm_server():
     found = problems({"tier": "production", "models": [{"name": "one"}, {"name": "two", "replicas": 2}]})
     found.pop("ack-inference:nodePools.gpu.maxSize")  # 3 replicas do not fit dev's pool either
+    found.pop("ack-inference:security.exposure")  # dev's gateway authenticates nobody, which production refuses
     assert found == {
         "ack-inference:models[0].replicas": "must be at least 2 with `tier: production`, so that a rollout or the "
         "loss of a node never takes the model offline"
     }
     assert accepted({"tier": "development", "models": [{"replicas": 1}]})
-    assert accepted({"tier": "production", "models": [{"mode": "simulator", "replicas": 1}]})
+    opt_out = {"exposure": {"allowUnauthenticated": True}}
+    assert accepted({"tier": "production", "models": [{"mode": "simulator", "replicas": 1}], "security": opt_out})
 
 
 NO_NAT = {"network": {"natGateway": False}}

@@ -118,12 +118,44 @@ def test_the_self_managed_stack_is_a_pinned_helm_release():
     assert validate_core(namespace.inputs | {"apiVersion": "v1", "kind": "Namespace"}) == []
 
 
-def test_grafana_loads_labelled_config_maps_from_every_namespace_and_prometheus_every_rule():
+def test_grafana_loads_labelled_config_maps_from_the_dashboard_namespaces_only_and_prometheus_every_rule():
     values = SELF_MANAGED.one(RELEASE).inputs["values"]
     label, value = SIDECAR_LABEL
     sidecar = values["grafana"]["sidecar"]["dashboards"]
-    assert sidecar == {"enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL"}
+    monitoring = SELF_MANAGED.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    config_map = SELF_MANAGED.one("kubernetes:core/v1:ConfigMap", "vllm-dashboard-config-map").inputs["metadata"]
+    assert sidecar == {
+        "enabled": True,
+        "label": label,
+        "labelValue": value,
+        "searchNamespace": [monitoring, config_map["namespace"]],
+        "resource": "configmap",  # never Secrets
+    }
+    # No ClusterRole that reads every ConfigMap and Secret: a Role in the release namespace ...
+    assert values["grafana"]["rbac"] == {"namespaced": True}
     assert values["prometheus"]["prometheusSpec"]["ruleSelectorNilUsesHelmValues"] is False
+
+
+def test_the_dashboard_namespace_lets_only_grafana_read_its_config_maps():
+    # ... and one in the dashboard's namespace, bound to the Grafana chart's service account.
+    role = SELF_MANAGED.one("kubernetes:rbac.authorization.k8s.io/v1:Role", "vllm-dashboard-reader-role").inputs
+    binding = SELF_MANAGED.one("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding").inputs
+    config_map = SELF_MANAGED.one("kubernetes:core/v1:ConfigMap", "vllm-dashboard-config-map").inputs["metadata"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == config_map["namespace"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list", "watch"]}]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    monitoring = SELF_MANAGED.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"]
+    # The chart names the service account after the release's Grafana (`<release>-grafana`).
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "kube-prometheus-stack-grafana", "namespace": monitoring}
+    ]
+    for body in (role, binding):
+        assert (
+            validate_core(
+                body | {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role" if body is role else "RoleBinding"}
+            )
+            == []
+        )
 
 
 def test_grafana_has_no_default_password():

@@ -308,7 +308,10 @@ def test_development_stacks_need_no_protections():
     assert not cluster.protect and not vpc.protect and not cluster.inputs.get("deletionProtection")
     assert violations(plan, stack_config("dev")) == {}
     # The tier, not the stack name, decides: dev set to production is held to the production rules.
-    production = stack_config("dev", {"tier": "production", "models": [{"replicas": 2}]})
+    production = stack_config(
+        "dev",
+        {"tier": "production", "models": [{"replicas": 2}], "security": {"exposure": {"allowUnauthenticated": True}}},
+    )
     assert len(violations(plan, production)["production-protections"]) == 3
 
 
@@ -369,9 +372,10 @@ def test_intranet_or_source_restricted_load_balancers_pass(annotations, spec):
     assert violations(plan, config) == {}
 
 
-def test_load_balancer_open_to_every_source_is_flagged():
+@pytest.mark.parametrize("ranges", [["0.0.0.0/0"], ["0.0.0.0/1", "128.0.0.0/1"]], ids=["slash-0", "two-halves"])
+def test_load_balancer_open_to_every_source_is_flagged(ranges):
     plan, config = mutable("dev")
-    load_balancer(plan, {rules.ADDRESS_TYPE: "internet"}, loadBalancerSourceRanges=["0.0.0.0/0"])
+    load_balancer(plan, {rules.ADDRESS_TYPE: "internet"}, loadBalancerSourceRanges=ranges)
     assert list(violations(plan, config)) == ["no-internet-exposure-without-auth"]
 
 
@@ -482,6 +486,10 @@ def test_client_cidr_allow_list_counts_and_allow_by_default_does_not():
     expose_gateway(plan, INTERNET, allow_list)
     assert violations(plan, config) == {}
     allow_list["authorization"]["defaultAction"] = "Allow"
+    expose_gateway(plan, INTERNET, allow_list)
+    assert list(violations(plan, config)) == ["no-internet-exposure-without-auth"]
+    allow_list["authorization"]["defaultAction"] = "Deny"
+    rule["principal"]["clientCIDRs"] = ["0.0.0.0/1", "128.0.0.0/1"]
     expose_gateway(plan, INTERNET, allow_list)
     assert list(violations(plan, config)) == ["no-internet-exposure-without-auth"]
 

@@ -16,7 +16,7 @@ import logging
 import pytest
 import yaml
 
-from tests.harness import plan_stack
+from tests.harness import DECLARED_ADDONS, plan_stack
 from tooling.graph import render_mermaid
 from tooling.offline.recording import SECRET, Plan
 from tooling.plan import render_kubernetes_yaml, render_plan_json, summary
@@ -30,7 +30,7 @@ TOKENS = {
     "apiKeys": {"client-a": API_KEY},
     "models": [{"source": {"type": "huggingFace", "repo": "meta-llama/Llama-2-7b-hf"}}],
 }
-KUBECONFIG_MODE = {"kubeconfig": KUBECONFIG, "cluster": {"mode": "kubeconfig"}}
+KUBECONFIG_MODE = {"kubeconfig": KUBECONFIG, "cluster": {"mode": "kubeconfig"}, "addons": DECLARED_ADDONS}
 SCENARIOS = {
     "hf-token-and-api-keys": (TOKENS, ("hfToken", "apiKeys")),
     "kubeconfig": (KUBECONFIG_MODE, ("kubeconfig",)),

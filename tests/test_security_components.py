@@ -18,7 +18,7 @@ from components.inference.gateway_security import (
     security_policy,
     traffic_policy,
 )
-from components.inference.network_policies import IsolatedServer, Peer, network_policy
+from components.inference.network_policies import IngressRule, IsolatedServer, Peer, network_policy
 from tests.releases import ENVOY_GATEWAY, GATEWAY_API
 from tests.schemas import crd_version, validate
 
@@ -154,18 +154,23 @@ def test_with_a_certificate_both_listeners_serve_https_on_their_ports():
 
 
 def test_the_network_policy_admits_only_its_peers_on_the_serving_port():
-    server = IsolatedServer(name="llama2", namespace="llm", pod_labels={"app": "llama2"}, port=8000)
-    peers = [
+    peers = (
         Peer(namespace="envoy-gateway-system"),
         Peer(namespace="envoy-gateway-system", pod_labels={"app.kubernetes.io/component": "proxy"}),
         Peer(pod_labels={"app": "llama2-ext-proc"}),
-    ]
-    policy = network_policy(server, peers)
+    )
+    server = IsolatedServer(
+        name="llama2",
+        namespace="llm",
+        pod_labels={"app": "llama2"},
+        rules=(IngressRule(port=8000, peers=peers), IngressRule(port=9090, peers=())),
+    )
+    policy = network_policy(server)
     assert validate(policy, ()) == []
     spec = policy["spec"]
     assert spec["podSelector"] == {"matchLabels": {"app": "llama2"}}
     assert spec["policyTypes"] == ["Ingress"]
-    (rule,) = spec["ingress"]
+    (rule,) = spec["ingress"]  # a port without peers gets no rule: an empty `from` would admit everyone
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
     namespace = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}}}
     assert rule["from"] == [

@@ -36,6 +36,9 @@ LOCKED = {
 }
 
 
+SIMULATOR = {"models": [{"mode": "simulator"}]}
+
+
 @functools.cache
 def locked():
     return plan_stack("dev", LOCKED, secrets=("apiKeys",))
@@ -50,14 +53,19 @@ def test_dev_and_prod_gateways_are_intranet_and_the_gateway_uses_that_proxy():
         plan = plan_stack(stack)
         proxy, gateway = plan.one(PROXY), plan.one(GATEWAY)
         assert envoy_service(plan)["annotations"] == {ADDRESS_TYPE: "intranet"}
-        assert "loadBalancerSourceRanges" not in envoy_service(plan)
         reference = gateway.inputs["spec"]["infrastructure"]["parametersRef"]
         assert reference["name"] == proxy.inputs["metadata"]["name"]
         assert proxy.inputs["metadata"]["namespace"] == gateway.inputs["metadata"]["namespace"]
         assert plan.depends_on(gateway, proxy)
-        # Nothing configured, nothing claimed: no keys, no allow-list, no limit.
-        assert not plan.of_type(SECURITY_POLICY) and not plan.of_type(TRAFFIC_POLICY)
-        assert plan.outputs["gatewayExposure"] == "intranet load balancer"
+    # dev: nothing configured, nothing claimed: no keys, no allow-list, no limit.
+    dev = plan_stack("dev")
+    assert "loadBalancerSourceRanges" not in envoy_service(dev)
+    assert not dev.of_type(SECURITY_POLICY) and not dev.of_type(TRAFFIC_POLICY)
+    assert dev.outputs["gatewayExposure"] == "intranet load balancer"
+    # prod must authenticate its clients: its allow-list on the load balancer and in Envoy.
+    prod = plan_stack("prod")
+    assert envoy_service(prod)["loadBalancerSourceRanges"] == ["10.10.0.0/16"]
+    assert prod.outputs["gatewayExposure"] == "intranet load balancer; clients from 10.10.0.0/16"
 
 
 def test_the_security_objects_use_the_cluster_provider_and_wait_for_the_crds():
@@ -126,7 +134,7 @@ def test_only_the_gateway_pickers_and_scrapers_reach_the_model_servers():
         for d in deployments
         if d.inputs["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"
     ]
-    assert sorted(policies) == sorted(servers)
+    assert sorted(policies) == sorted([*servers, "inference-gateway-ext-proc"])  # and the self-hosted picker
     (rule,) = policies["vllm-llama2-7b-pool"].inputs["spec"]["ingress"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 8000}]
     assert rule["from"] == [
@@ -160,13 +168,66 @@ def test_every_workload_pod_is_hardened_and_pulls_with_the_configured_secret():
     assert len(workloads) == 2  # the model server and its self-hosted picker
     for workload in workloads:
         pod = workload["spec"]["template"]["spec"]
-        assert pod["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         assert pod["imagePullSecrets"] == [{"name": "acr-pull"}]
         for container in pod["containers"]:
-            assert container["securityContext"] == {
-                "allowPrivilegeEscalation": False,
-                "capabilities": {"drop": ["ALL"]},
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False
+            assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_the_picker_runs_as_its_image_nonroot_user_on_a_read_only_root_filesystem():
+    plan = locked()
+    pod = plan.one("kubernetes:apps/v1:Deployment", "inference-gateway-ext-proc-deployment").inputs["spec"]["template"]
+    security = pod["spec"]["securityContext"]
+    # distroless `nonroot`: uid and gid 65532.
+    assert (security["runAsNonRoot"], security["runAsUser"], security["runAsGroup"]) == (True, 65532, 65532)
+    (container,) = pod["spec"]["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # Its only volume is the read-only plugin config: nothing it needs to write.
+    assert [m["readOnly"] for m in container["volumeMounts"]] == [True]
+
+
+def test_model_server_pods_hold_no_service_account_token():
+    for plan in (plan_stack("dev"), plan_stack("prod"), locked(), plan_stack("dev", SIMULATOR)):
+        servers = [
+            d
+            for d in plan.of_type("kubernetes:apps/v1:Deployment")
+            if d.inputs["spec"]["template"]["spec"]["containers"][0]["name"] == "vllm"
+        ]
+        assert servers
+        for server in servers:
+            assert server.inputs["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_only_the_gateway_reaches_the_picker_and_only_the_scrapers_read_its_metrics():
+    plan = locked()
+    policy = plan.one(NETWORK_POLICY, "model-server-isolation-inference-gateway-ext-proc").inputs["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"app": "inference-gateway-ext-proc"}}
+    grpc, metrics = policy["ingress"]
+    assert grpc == {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "envoy-gateway-system"}}}],
+        "ports": [{"protocol": "TCP", "port": 9002}],
+    }
+    # The scrapers are the monitoring mode's Prometheus pods (by the labels the Operator gives them), not every
+    # pod of their namespace (Grafana runs there too).
+    prometheus = {"app.kubernetes.io/name": "prometheus", "app.kubernetes.io/managed-by": "prometheus-operator"}
+    assert metrics == {
+        "from": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                "podSelector": {"matchLabels": prometheus},
             }
+        ],
+        "ports": [{"protocol": "TCP", "port": 9090}],
+    }
+
+
+def test_a_picker_without_scrapers_admits_nobody_on_its_metrics_port():
+    # An empty `from` would admit every source: the metrics rule is left out instead.
+    overrides = {**LOCKED, "observability": {"selfManaged": {"enabled": False}}}
+    plan = plan_stack("dev", overrides, secrets=("apiKeys",))
+    policy = plan.one(NETWORK_POLICY, "model-server-isolation-inference-gateway-ext-proc").inputs["spec"]
+    assert [rule["ports"] for rule in policy["ingress"]] == [[{"protocol": "TCP", "port": 9002}]]
 
 
 def test_every_image_of_every_committed_stack_is_pinned():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from pydantic.alias_generators import to_camel
 from stacks.config_loader import parse_settings
 from stacks.errors import ConfigError
 from stacks.stack_keys import ALICLOUD_KEYS, KUBERNETES_KEYS, namespace_problems
+from tests.harness import DECLARED_ADDONS
 
 
 def test_alicloud_keys_are_what_the_sdk_reads():
@@ -33,7 +35,8 @@ def test_every_namespace_the_program_reads_is_accepted():
 
 def test_region_is_not_needed_without_alibaba_cloud_resources():
     # `cluster.mode: kubeconfig` creates nothing on Alibaba Cloud.
-    kubeconfig = {"kubeconfig": "apiVersion: v1"}
+    # (Such a stack declares the add-ons it finds installed: it cannot install or look them up.)
+    kubeconfig = {"kubeconfig": "apiVersion: v1", "addons": json.dumps(DECLARED_ADDONS)}
     parse_settings(kubeconfig, {"kubeconfig"}, others={})
     with pytest.raises(ConfigError) as caught:
         parse_settings({}, (), others={})

@@ -31,6 +31,19 @@ HEALTH_SERVICE = "inference-extension"
 SELECTOR_LABEL = "app"
 # Upstream: mirror the longest grace period of the pool's pods, so requests in flight keep their picker.
 TERMINATION_GRACE_SECONDS = 130
+# The `nonroot` user and group of the distroless image the picker ships in (gcr.io/distroless/static:nonroot).
+# Set explicitly so the kubelet can check `runAsNonRoot` against a numeric user.
+NONROOT_ID = 65532
+# The picker writes nothing to disk: it reads its config from the ConfigMap, logs to stderr and, with
+# `--secure-serving`, generates its self-signed certificate in memory (upstream's
+# createSelfSignedTLSCertificate), so its root filesystem is read-only and it needs no writable volume.
+POD_SECURITY_CONTEXT = {
+    **hardening.POD_SECURITY_CONTEXT,
+    "runAsNonRoot": True,
+    "runAsUser": NONROOT_ID,
+    "runAsGroup": NONROOT_ID,
+}
+CONTAINER_SECURITY_CONTEXT = {**hardening.CONTAINER_SECURITY_CONTEXT, "readOnlyRootFilesystem": True}
 _OBJECTIVE_GROUP = OBJECTIVE_API_VERSION.split("/")[0]
 
 
@@ -129,7 +142,7 @@ def deployment(spec: PickerSpec) -> dict[str, Any]:
         "livenessProbe": _grpc_probe(liveness, 10),
         "resources": {"requests": {"cpu": spec.cpu, "memory": spec.memory}, "limits": {"memory": spec.memory}},
         "volumeMounts": [{"name": "plugins-config", "mountPath": CONFIG_DIR, "readOnly": True}],
-        "securityContext": hardening.CONTAINER_SECURITY_CONTEXT,
+        "securityContext": CONTAINER_SECURITY_CONTEXT,
     }
     return {
         "apiVersion": "apps/v1",
@@ -148,6 +161,7 @@ def deployment(spec: PickerSpec) -> dict[str, Any]:
                     "volumes": [{"name": "plugins-config", "configMap": {"name": f"{spec.name}-plugins"}}],
                     **spec.placement.pod_spec_fields(),
                     **hardening.pod_fields(spec.image_pull_secret),
+                    "securityContext": POD_SECURITY_CONTEXT,
                 },
             },
         },

@@ -343,6 +343,9 @@ def deployment(spec: ModelServerSpec) -> dict[str, Any]:
     pod_spec: dict[str, Any] = {
         # A Service named like an env var prefix (e.g. `vllm`) would inject VLLM_PORT and break vLLM's startup.
         "enableServiceLinks": False,
+        # vLLM (and the simulator) never call the Kubernetes API, yet parse untrusted prompts: no credential to
+        # steal. OSS weights with RRSA are mounted by the CSI plugin, which assumes the RAM role itself.
+        "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
         "containers": [_container(spec, mounts)],
         **spec.placement.pod_spec_fields(),

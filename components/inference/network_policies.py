@@ -1,8 +1,10 @@
-"""Network isolation of the model servers: one NetworkPolicy per server admits traffic to its serving port only
-from the peers that need it (the gateway's Envoy proxies, the endpoint pickers that read `/metrics`, the
-metrics scrapers); every other pod in the cluster is refused. Egress stays open (weights downloads).
+"""Network isolation of the model servers and the self-hosted endpoint pickers: one NetworkPolicy per workload
+admits traffic to each of its ports only from the peers that need it (model servers: the gateway's Envoy proxies,
+the endpoint pickers that read `/metrics`, the metrics scrapers; pickers: the proxies on gRPC, the scrapers on
+metrics); every other pod in the cluster is refused. Egress stays open (weights downloads, the API server).
 
-Selecting the pods makes them isolated for ingress, so the policy also blocks any other port they open.
+Selecting the pods makes them isolated for ingress, so the policy also blocks any other port they open (the
+kubelet's probes come from the node, which NetworkPolicies always admit).
 """
 
 from __future__ import annotations
@@ -28,13 +30,23 @@ class Peer(BaseModel):
     pod_labels: dict[str, str] = {}
 
 
+class IngressRule(BaseModel):
+    """`peers` may reach `port`; a rule without peers admits nobody (it is left out: in a NetworkPolicy an empty
+    `from` admits every source)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    port: int
+    peers: tuple[Peer, ...]
+
+
 class IsolatedServer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
     namespace: str
     pod_labels: dict[str, str]
-    port: int
+    rules: tuple[IngressRule, ...]
 
 
 def policy_name(server: IsolatedServer) -> str:
@@ -50,7 +62,7 @@ def _peer(peer: Peer) -> dict[str, Any]:
     return selected
 
 
-def network_policy(server: IsolatedServer, peers: list[Peer]) -> dict[str, Any]:
+def network_policy(server: IsolatedServer) -> dict[str, Any]:
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -58,7 +70,11 @@ def network_policy(server: IsolatedServer, peers: list[Peer]) -> dict[str, Any]:
         "spec": {
             "podSelector": {"matchLabels": dict(server.pod_labels)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": [_peer(peer) for peer in peers], "ports": [{"protocol": "TCP", "port": server.port}]}],
+            "ingress": [
+                {"from": [_peer(peer) for peer in rule.peers], "ports": [{"protocol": "TCP", "port": rule.port}]}
+                for rule in server.rules
+                if rule.peers
+            ],
         },
     }
 
@@ -66,7 +82,6 @@ def network_policy(server: IsolatedServer, peers: list[Peer]) -> dict[str, Any]:
 @dataclass(frozen=True)
 class NetworkIsolationArgs:
     servers: list[IsolatedServer]
-    peers: list[Peer]
     # What the policies need first: their namespace.
     depends_on: list[pulumi.Resource]
 
@@ -79,6 +94,6 @@ class NetworkIsolation(pulumi.ComponentResource):
         super().__init__("ack-inference:security:NetworkIsolation", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=args.depends_on)
         for server in args.servers:
-            kube.create(f"{name}-{server.name}", network_policy(server, args.peers), child)
+            kube.create(f"{name}-{server.name}", network_policy(server), child)
         self.policies = [policy_name(server) for server in args.servers]
         self.register_outputs({"policies": self.policies})

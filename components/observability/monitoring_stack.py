@@ -6,8 +6,9 @@ Prometheus, Alertmanager and Grafana. Two additions make it serve this project:
 - a scrape job that honours the `prometheus.io/scrape|port|path` pod annotations (the Operator ignores them
   otherwise), labelling each target with `namespace` and `pod` as the dashboard and the alerts expect, and a
   job for the Gateway's Envoy proxies (so the dashboard can compare the 8080 and 8081 listeners);
-- Grafana's dashboard sidecar watching ConfigMaps with the dashboard label in every namespace, and Prometheus
-  selecting every PrometheusRule, not only those labelled with the release.
+- Grafana's dashboard sidecar watching ConfigMaps with the dashboard label in the release's namespace and the
+  namespaces that hold our dashboards only (with a namespaced Role, not a cluster-wide one that reads every
+  Secret), and Prometheus selecting every PrometheusRule, not only those labelled with the release.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ CHART = "kube-prometheus-stack"
 # The release name contains the chart name, so the chart names its objects `<release>-<component>`.
 RELEASE = "kube-prometheus-stack"
 GRAFANA_SERVICE = f"{RELEASE}-grafana"
+# The Grafana subchart's service account (its fullname), which a dashboard namespace grants ConfigMap reads to.
+GRAFANA_SERVICE_ACCOUNT = f"{RELEASE}-grafana"
 PROMETHEUS_SERVICE = f"{RELEASE}-prometheus"
 ANNOTATION_JOB = "kubernetes-pods"
 ENVOY_JOB = "envoy-gateway-proxies"
@@ -135,8 +138,11 @@ def helm_values(
     scrape_interval: str,
     image_registry: str | None,
     grafana_admin_secret: str,
+    dashboard_namespaces: list[str],
     alert_webhook_url: pulumi.Input[str] | None = None,
 ) -> dict[str, Any]:
+    """`dashboard_namespaces`: where the sidecar looks for dashboards, the release's own namespace first (the
+    chart's dashboards); the stack grants the Grafana service account ConfigMap reads in the others."""
     label, value = SIDECAR_LABEL
     values: dict[str, Any] = {
         "prometheus": {
@@ -150,7 +156,19 @@ def helm_values(
         },
         "grafana": {
             "admin": {"existingSecret": grafana_admin_secret, "userKey": "admin-user", "passwordKey": "admin-password"},
-            "sidecar": {"dashboards": {"enabled": True, "label": label, "labelValue": value, "searchNamespace": "ALL"}},
+            # Grafana chart 8.x (kube-prometheus-stack 67.x): `rbac.namespaced` makes a Role in the release's
+            # namespace instead of a ClusterRole on every ConfigMap and Secret; the sidecar joins
+            # `searchNamespace` with commas and, with `resource: configmap`, never lists Secrets.
+            "rbac": {"namespaced": True},
+            "sidecar": {
+                "dashboards": {
+                    "enabled": True,
+                    "label": label,
+                    "labelValue": value,
+                    "searchNamespace": dashboard_namespaces,
+                    "resource": "configmap",
+                }
+            },
         },
     }
     if alert_webhook_url is not None:
@@ -170,6 +188,8 @@ class MonitoringStackArgs(BaseModel):
     image_registry: str | None = None
     # Where Alertmanager sends alerts (a secret Output); None leaves the chart's `null` receiver.
     alert_webhook_url: Any = None
+    # Namespaces besides its own that hold dashboard ConfigMaps for Grafana's sidecar.
+    dashboard_namespaces: list[str] = []
     provider: k8s.Provider
 
 
@@ -204,7 +224,13 @@ class MonitoringStack(pulumi.ComponentResource):
             version=args.chart_version,
             repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=args.chart_repository),
             namespace=namespace.metadata["name"],
-            values=helm_values(args.scrape_interval, args.image_registry, GRAFANA_ADMIN_SECRET, args.alert_webhook_url),
+            values=helm_values(
+                args.scrape_interval,
+                args.image_registry,
+                GRAFANA_ADMIN_SECRET,
+                list(dict.fromkeys([args.namespace, *args.dashboard_namespaces])),
+                args.alert_webhook_url,
+            ),
             # Helm's default 5 minutes is short for first pulls of the chart's images from public registries.
             timeout=RELEASE_TIMEOUT_SECONDS,
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[grafana_admin])),

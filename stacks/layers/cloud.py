@@ -85,6 +85,9 @@ def addon_specs(settings: StackSettings) -> list[AddonSpec]:
     ]
     if settings.compute.mode == "acs":
         specs.append(spec("virtual-node", "virtualNode", addons.virtual_node, cleanup_cloud_resources=True))
+        if settings.security.network_isolation.enabled:
+            # ACS pods bypass Terway's policy agent: ACK enforces NetworkPolicies on them with Poseidon.
+            specs.append(spec("poseidon", "poseidon", addons.poseidon, after=("virtual-node",)))
     if addons.arms_prometheus.enabled:
         specs.append(spec("arms-prometheus", "armsPrometheus", addons.arms_prometheus))
     return specs
@@ -318,8 +321,8 @@ def _layer(
     installed = addons.addons if addons else {}
     crd_installers = [installed[r] for r in ("gateway-api", "inference-gateway") if r in installed]
     capacity: list[pulumi.Resource] = [*(pools or [])]
-    if "virtual-node" in installed:
-        capacity.append(installed["virtual-node"])
+    # Model servers wait for the virtual node and for what enforces their NetworkPolicies there.
+    capacity += [installed[role] for role in ("virtual-node", "poseidon") if role in installed]
     return CloudLayer(
         provider=access.provider,
         gpu_placement=gpu_placement(settings),

@@ -20,6 +20,7 @@ from components.inference.endpoint_picker import (
     PickerSpec,
     metrics_token_name,
 )
+from components.inference.endpoint_picker import METRICS_PORT as PICKER_METRICS_PORT
 from components.inference.endpoint_picker import selector_labels as picker_labels
 from components.inference.gateway import (
     HTTP_LISTENER,
@@ -61,7 +62,13 @@ from components.inference.model_server import (
     weights_access,
 )
 from components.inference.namespace import Namespace
-from components.inference.network_policies import IsolatedServer, NetworkIsolation, NetworkIsolationArgs, Peer
+from components.inference.network_policies import (
+    IngressRule,
+    IsolatedServer,
+    NetworkIsolation,
+    NetworkIsolationArgs,
+    Peer,
+)
 from stacks import compatibility
 from stacks.layers import CloudLayer, EndpointPickerRef, InferenceLayer, ModelServerRef
 from stacks.settings import StackSettings
@@ -219,14 +226,50 @@ def gateway_security_spec(settings: StackSettings) -> GatewaySecuritySpec:
     )
 
 
+def gateway_peer(settings: StackSettings) -> Peer:
+    isolation = settings.security.network_isolation
+    return Peer(namespace=isolation.gateway_namespace, pod_labels=isolation.gateway_pod_labels)
+
+
+def scraper_peers(settings: StackSettings) -> list[Peer]:
+    """The chosen monitoring mode's Prometheus pods (or the configured scraper namespaces)."""
+    return [Peer(namespace=namespace, pod_labels=labels) for namespace, labels in scrapers(settings)]
+
+
 def isolation_peers(settings: StackSettings) -> list[Peer]:
     """Who may reach the model servers' port: the gateway's proxies, self-hosted pickers, metrics scrapers."""
-    isolation = settings.security.network_isolation
-    peers = [Peer(namespace=isolation.gateway_namespace, pod_labels=isolation.gateway_pod_labels)]
+    peers = [gateway_peer(settings)]
     if settings.routing.endpoint_picker.mode == "selfHosted":
         peers += [Peer(pod_labels=picker_labels(m.picker_name)) for m in settings.models]
-    peers += [Peer(namespace=namespace, pod_labels=labels) for namespace, labels in scrapers(settings)]
-    return peers
+    return peers + scraper_peers(settings)
+
+
+def isolated_workloads(settings: StackSettings, specs: Mapping[str, ModelServerSpec]) -> list[IsolatedServer]:
+    """The model servers and the self-hosted pickers, each with who may reach which of its ports."""
+    servers = [
+        IsolatedServer(
+            name=name,
+            namespace=spec.namespace,
+            pod_labels=selector_labels(spec),
+            rules=(IngressRule(port=MODEL_SERVER_PORT, peers=tuple(isolation_peers(settings))),),
+        )
+        for name, spec in specs.items()
+    ]
+    if settings.routing.endpoint_picker.mode == "selfHosted":
+        # Envoy calls the picker's ext_proc port; only the scrapers read its metrics (which it also authenticates).
+        servers += [
+            IsolatedServer(
+                name=model.picker_name,
+                namespace=settings.gateway.namespace,
+                pod_labels=picker_labels(model.picker_name),
+                rules=(
+                    IngressRule(port=EXT_PROC_PORT, peers=(gateway_peer(settings),)),
+                    IngressRule(port=PICKER_METRICS_PORT, peers=tuple(scraper_peers(settings))),
+                ),
+            )
+            for model in settings.models
+        ]
+    return servers
 
 
 def routing_spec(settings: StackSettings, selectors: Mapping[str, dict[str, str]]) -> RoutingSpec:
@@ -411,16 +454,7 @@ def build_inference(
     if settings.security.network_isolation.enabled:
         NetworkIsolation(
             "model-server-isolation",
-            NetworkIsolationArgs(
-                servers=[
-                    IsolatedServer(
-                        name=name, namespace=spec.namespace, pod_labels=selector_labels(spec), port=MODEL_SERVER_PORT
-                    )
-                    for name, spec in specs.items()
-                ],
-                peers=isolation_peers(settings),
-                depends_on=namespace_ready,
-            ),
+            NetworkIsolationArgs(servers=isolated_workloads(settings, specs), depends_on=namespace_ready),
             opts,
         )
     routing = InferenceRouting(

@@ -22,8 +22,8 @@ import pulumi
 from components.inference import endpoint_picker
 from components.inference.model_server import METRICS_PATH, PORT_NAME
 from components.observability.alert_rules import AlertRules, AlertRulesArgs, AlertThresholds, ModelServerTarget
-from components.observability.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs
-from components.observability.monitoring_stack import MonitoringStack, MonitoringStackArgs
+from components.observability.grafana_dashboard import GrafanaDashboard, GrafanaDashboardArgs, Reader
+from components.observability.monitoring_stack import GRAFANA_SERVICE_ACCOUNT, MonitoringStack, MonitoringStackArgs
 from components.observability.scrape_targets import ScrapedPods, ScrapedService, ScrapeTargets, ScrapeTargetsArgs
 from dashboards.vllm_inference import DASHBOARD_FILE, render
 from stacks.layers import CloudLayer, InferenceLayer, ObservabilityLayer
@@ -66,6 +66,7 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
                 alert_webhook_url=pulumi.Output.secret(settings.alert_webhook_url.get_secret_value())
                 if settings.alert_webhook_url
                 else None,
+                dashboard_namespaces=[inference.namespace] if observability.dashboard.enabled else [],
                 provider=cloud.provider,
             ),
         )
@@ -80,6 +81,9 @@ def build_observability(settings: StackSettings, cloud: CloudLayer, inference: I
                 file_name=DASHBOARD_FILE.name,
                 dashboard_json=render(),
                 provider=cloud.provider,
+                reader=Reader(namespace=self_managed.namespace, service_account=GRAFANA_SERVICE_ACCOUNT)
+                if self_managed.enabled
+                else None,
                 depends_on=namespace_ready,
             ),
         )

@@ -47,6 +47,11 @@ class AddonsSettings(ConfigModel):
         default_factory=lambda: AddonSettings(name="ack-virtual-node"),
         description="ACK Virtual Node, installed with `compute.mode: acs`.",
     )
+    poseidon: AddonSettings = Field(
+        default_factory=lambda: AddonSettings(name="poseidon"),
+        description="Poseidon, which enforces NetworkPolicies on ACS (virtual-node) pods; installed with "
+        "`compute.mode: acs` while `security.networkIsolation.enabled`.",
+    )
     arms_prometheus: OptionalAddonSettings = Field(
         default_factory=lambda: OptionalAddonSettings(name="arms-prometheus"),
         description="Managed Prometheus (ARMS) add-on.",

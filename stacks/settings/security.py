@@ -4,6 +4,7 @@ model servers, and how workloads are hardened. The API keys themselves are the r
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +13,9 @@ from pydantic import Field, SecretStr, field_validator
 from components.constants import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
 from components.vocabulary import AddressType, RateLimitUnit, ZoneSpread
 from stacks.errors import ConfigProblem
+from stacks.settings.addons import manages_addons
 from stacks.settings.base import ConfigModel
+from stacks.settings.cluster import cluster_mode
 from stacks.settings.formats import DNS_LABEL
 
 if TYPE_CHECKING:
@@ -46,7 +49,15 @@ class ExposureSettings(ConfigModel):
         max_length=64,
         description="Client networks allowed to call the gateway: the Service's `loadBalancerSourceRanges` (a "
         "firewall where ACK's controller applies it) and an Envoy Gateway authorization rule on the client IP "
-        "(kept by `externalTrafficPolicy: Local`). Empty: every client that can reach the address.",
+        "(kept by `externalTrafficPolicy: Local`). Empty, or blocks that together cover every IPv4 or every IPv6 "
+        "address: every client that can reach the address.",
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="`tier: production` only: serve clients that present no API key from any address (no "
+        "`apiKeys`, no `allowedCidrs`). Set it only when something in front authenticates every caller (an API "
+        "gateway or mesh that alone reaches this intranet load balancer). Internet exposure still needs a "
+        "protection.",
     )
 
     @field_validator("load_balancer_annotations")
@@ -71,14 +82,27 @@ class ExposureSettings(ConfigModel):
 
     @property
     def allows_everyone(self) -> bool:
-        return not self.allowed_cidrs or any(ipaddress.ip_network(c).prefixlen == 0 for c in self.allowed_cidrs)
+        """No allow-list, or one whose blocks together cover a whole address family: `0.0.0.0/1` plus
+        `128.0.0.0/1` admits every IPv4 client just like `0.0.0.0/0`. Both enforcement points OR the blocks: the
+        Service's `loadBalancerSourceRanges` (Kubernetes ServiceSpec) and the SecurityPolicy's `clientCIDRs`
+        (Envoy Gateway: a principal matches when the client address is in any of them)."""
+        networks = [ipaddress.ip_network(c) for c in self.allowed_cidrs]
+        if not networks:
+            return True
+        for version in (4, 6):
+            family = [n for n in networks if n.version == version]
+            if any(n.prefixlen == 0 for n in ipaddress.collapse_addresses(family)):
+                return True
+        return False
 
 
 class NetworkIsolationSettings(ConfigModel):
     enabled: bool = Field(
         True,
-        description="NetworkPolicies on the model servers: only the gateway, the endpoint pickers and the metrics "
-        "scrapers reach their port (enforced by Terway with NetworkPolicy support; Flannel ignores them).",
+        description="NetworkPolicies on the model servers and self-hosted pickers: only the gateway, the endpoint "
+        "pickers and the metrics scrapers reach them. Enforced by Terway with NetworkPolicy support on nodes and by "
+        "the Poseidon add-on on ACS pods (installed with `compute.mode: acs`); a new Flannel cluster is a config "
+        "error unless this is `false`.",
     )
     gateway_namespace: str = Field(
         "envoy-gateway-system",
@@ -166,14 +190,52 @@ def scrapers(settings: StackSettings) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
+# ACK: "In elastic container instances of ACK Serverless clusters or ACK Pro clusters, network policies are
+# implemented by Poseidon", which needs ACK Virtual Node 2.10.0 or later (ACK docs, "Use network policies" for
+# serverless pods). ACK's Flannel plugin does not implement NetworkPolicy at all (only Terway does, with its
+# NetworkPolicy option, which new clusters get).
+VIRTUAL_NODE_POLICY_MINIMUM = (2, 10, 0)
+_ADDON_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)")
+
+
+def isolation_problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    """Isolation is claimed only where something enforces it: Terway on nodes, Poseidon on ACS pods."""
+    if not settings.security.network_isolation.enabled:
+        return
+    enabled = ("security", "networkIsolation", "enabled")
+    if cluster_mode(settings) == "new" and settings.cluster.cni == "flannel":
+        yield ConfigProblem(
+            enabled,
+            "ACK's Flannel does not enforce NetworkPolicies, so the model servers would not be isolated; use "
+            "`cluster.cni: terway` or set this to `false` (any pod in the cluster can then call them)",
+        )
+    if settings.compute.mode != "acs":
+        return
+    addons = settings.addons
+    if not manages_addons(settings) and addons.poseidon.version is None:
+        yield ConfigProblem(
+            ("addons", "poseidon", "version"),
+            "must name the Poseidon add-on installed in the cluster: ACS pods enforce NetworkPolicies only with "
+            "it and the stack does not install add-ons here; or set `security.networkIsolation.enabled: false`",
+        )
+    match = _ADDON_VERSION.match(addons.virtual_node.version or "")
+    if match and tuple(int(part) for part in match.groups()) < VIRTUAL_NODE_POLICY_MINIMUM:
+        yield ConfigProblem(
+            ("addons", "virtualNode", "version"),
+            "must be v2.10.0 or newer while `security.networkIsolation.enabled`: ACK enforces NetworkPolicies on "
+            "ACS pods (Poseidon) from that version",
+        )
+
+
 def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
+    yield from isolation_problems(settings)
     security = settings.security
     exposure = security.exposure
     if exposure.address_type == "internet" and not settings.api_keys and exposure.allows_everyone:
         yield ConfigProblem(
             ("security", "exposure", "addressType"),
             "`internet` publishes the gateway on a public IP; also set `apiKeys` (a secret) or "
-            "`security.exposure.allowedCidrs` without `0.0.0.0/0`, or use `intranet`",
+            "`security.exposure.allowedCidrs` that do not together cover every address, or use `intranet`",
         )
     benchmark = settings.benchmark
     if benchmark.enabled and (settings.api_keys or security.tls_certificate_secret):
@@ -183,7 +245,21 @@ def problems(settings: StackSettings) -> Iterator[ConfigProblem]:
             "`apiKeys` or `security.tlsCertificateSecret` is set",
         )
     if not settings.production:
+        if exposure.allow_unauthenticated:
+            yield ConfigProblem(
+                ("security", "exposure", "allowUnauthenticated"),
+                "is only read with `tier: production` (other tiers never require client authentication); remove it",
+            )
         return
+    if not settings.api_keys and exposure.allows_everyone and not exposure.allow_unauthenticated:
+        # Production traffic is authenticated by the gateway itself: an intranet address alone still admits every
+        # pod, peered VPC and CEN-attached network.
+        yield ConfigProblem(
+            ("security", "exposure"),
+            "`tier: production` needs client authentication: set `apiKeys` (a secret) or "
+            "`security.exposure.allowedCidrs` that do not together cover every address; or, when something in "
+            "front authenticates every caller, `security.exposure.allowUnauthenticated: true`",
+        )
     picker = settings.routing.endpoint_picker
     if picker.mode == "selfHosted" and picker.replicas < PRODUCTION_MIN_PICKERS:
         yield ConfigProblem(

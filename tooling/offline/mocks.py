@@ -357,6 +357,7 @@ OFFERED_ADDONS: dict[str, str] = {
     "managed-coredns": "v1.11.3.2-f57ea7ed6-aliyun",
     "metrics-server": "v0.3.9.7-4e3a9a0-aliyun",
     "nginx-ingress-controller": "v1.11.4-aliyun.1",
+    "poseidon": "v0.5.1",
     "terway-eniip": "v1.13.3",
 }
 
