@@ -28,6 +28,7 @@ from tooling.cost import CostEstimate, LineItem, estimate, prices_of, span
 from tooling.offline.recording import Plan, Registration
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import StackFileError, load_stack_config
+from tooling.replacement import STATEFUL, UPDATE, Classification, classify, kubernetes_identity
 
 WORKING_TREE = "working tree"
 ABSENT = "(absent)"
@@ -214,6 +215,48 @@ def _cell(value: Any) -> str:
     return "`" + text.replace("|", "\\|").replace("`", "'") + "`"
 
 
+def classify_change(before: Registration, after: Registration) -> Classification:
+    return classify(before, after, [path for path, _, _ in changed_fields(before, after)])
+
+
+def warnings(diff: PlanDiff) -> list[str]:
+    """What a reviewer must not miss, first: destructive changes to protected or stateful resources, and
+    Kubernetes objects that would be created under a new URN while the old URN still owns the same object."""
+    lines = []
+    for before, after in diff.changed:
+        verdict = classify_change(before, after)
+        if verdict.action != UPDATE and (after.protect or before.protect or after.type in STATEFUL):
+            what = STATEFUL.get(after.type, "protected resource")
+            guard = " It is `protect`ed: `pulumi up` refuses until it is unprotected." if before.protect else ""
+            lines.append(
+                f"- **{verdict.action.upper()}** of {what} `{after.name}` (`{after.type}`): "
+                f"{', '.join(f'`{r}`' for r in verdict.reasons)} cannot change in place ({verdict.source}).{guard}"
+            )
+    for resource in diff.removed:
+        if resource.protect or resource.type in STATEFUL:
+            what = STATEFUL.get(resource.type, "protected resource")
+            guard = " It is `protect`ed: `pulumi up` refuses to delete it." if resource.protect else ""
+            lines.append(f"- **DELETE** of {what} `{resource.name}` (`{resource.type}`).{guard}")
+    for old, new in same_identity(diff):
+        namespace, name = old[1][2], old[1][3]
+        lines.append(
+            f"- **SAME OBJECT, NEW URN**: {old[1][1]} `{namespace + '/' if namespace else ''}{name}` is removed as "
+            f"`{old[0].name}` and added as `{new[0].name}`. Without an alias the create collides with the live "
+            "object, or the later delete removes it: add `aliases` to the new resource."
+        )
+    return lines
+
+
+def same_identity(diff: PlanDiff) -> list[tuple[tuple[Registration, tuple], tuple[Registration, tuple]]]:
+    removed = {kubernetes_identity(r): r for r in diff.removed if kubernetes_identity(r)}
+    pairs = []
+    for resource in diff.added:
+        identity = kubernetes_identity(resource)
+        if identity in removed:
+            pairs.append(((removed[identity], identity), (resource, identity)))
+    return pairs
+
+
 def _resource_table(resources: list[Registration]) -> list[str]:
     rows = ["| Type | Name |", "| --- | --- |"]
     rows += [f"| `{r.type}` | `{r.name}` |" for r in sorted(resources, key=lambda r: (r.type, r.name))]
@@ -267,6 +310,9 @@ def render_markdown(base_label: str, base: Side, head: Side) -> str:
         "",
         *render_cost(base.cost, head.cost),
     ]
+    alerts = warnings(diff)
+    if alerts:
+        lines[4:4] = ["#### :warning: Destructive changes", "", *alerts, ""]
     if diff.added:
         lines += ["", f"#### Added ({len(diff.added)})", "", *_resource_table(diff.added)]
     if diff.removed:
@@ -274,7 +320,13 @@ def render_markdown(base_label: str, base: Side, head: Side) -> str:
     if diff.changed:
         lines += ["", f"#### Changed ({len(diff.changed)})"]
     for before, after in diff.changed:
+        verdict = classify_change(before, after)
         lines += ["", f"##### `{after.type}` `{after.name}`", ""]
+        if verdict.action == UPDATE:
+            lines += [f"Action: {UPDATE}.", ""]
+        else:
+            reasons = ", ".join(f"`{reason}`" for reason in verdict.reasons)
+            lines += [f"Action: **{verdict.action}**, forced by {reasons} ({verdict.source}).", ""]
         fields = changed_fields(before, after)
         if after.is_kubernetes_object:
             # Inputs as a diff of the object; options and provider (not part of the object) as a table.
