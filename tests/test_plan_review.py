@@ -18,10 +18,15 @@ from tooling.offline.run import simulate
 from tooling.plan_diff import Side, render_markdown
 
 
-def two_commits(tmp_path: Path, stack: str, edit) -> str:
-    """Commits the project, applies `edit` to the stack file's config, commits again; returns the diff."""
+def two_commits(tmp_path: Path, stack: str, edit, prepare=None) -> str:
+    """Commits the project (its stack config first changed by `prepare`), applies `edit` to the stack file's
+    config, commits again; returns the diff."""
     project = copy_program(tmp_path)
     path = project / f"Pulumi.{stack}.yaml"
+    if prepare is not None:
+        document = yaml.safe_load(path.read_text())
+        prepare(document["config"])
+        path.write_text(yaml.safe_dump(document))
     git(project, "init", "-q")
     commit(project, "base")
     document = yaml.safe_load(path.read_text())
@@ -132,3 +137,84 @@ def test_an_object_under_a_new_urn_with_the_same_identity_is_flagged():
 
     markdown = render_markdown("`main`", Side(program("old"), None), Side(program("new"), None))
     assert ("- **SAME OBJECT, NEW URN**: ConfigMap `llm/settings` is removed as `old` and added as `new`.") in markdown
+
+
+def test_a_stack_file_new_on_the_base_means_all_created_with_the_key_inputs_of_each(tmp_path):
+    project = copy_program(tmp_path)
+    stack_file = (project / "Pulumi.dev.yaml").read_text()
+    (project / "Pulumi.dev.yaml").unlink()
+    git(project, "init", "-q")
+    commit(project, "base without the dev stack")
+    (project / "Pulumi.dev.yaml").write_text(stack_file)
+    commit(project, "add the dev stack")
+    result = run_diff(project, "dev")
+    assert result.returncode == 0, result.stderr
+    diff = result.stdout
+    assert "has no `Pulumi.dev.yaml`: this change creates the stack, every resource is added." in diff
+    assert "to add, 0 to change, 0 to remove** (0 unchanged)" in diff
+    added = section(diff, diff[diff.index("#### Added (") :].split("\n", 1)[0])
+    (deployment,) = [line for line in added.splitlines() if line.startswith("| `kubernetes:apps/v1:Deployment`")]
+    assert "image vllm/vllm-openai:" in deployment and "nvidia.com/gpu 1" in deployment
+    assert "args --model meta-llama/Llama-2-7b-hf --port 8000" in deployment and "replicas 1" in deployment
+    (pool,) = [line for line in added.splitlines() if "`gpu-pool`" in line]
+    assert "nodes 1-2; instance types ecs.gn7i-c8g1.2xlarge" in pool
+
+
+def test_a_one_line_dashboard_edit_is_one_line_of_the_diff(tmp_path):
+    project = copy_program(tmp_path)
+    git(project, "init", "-q")
+    commit(project, "base")
+    dashboard = project / "dashboards" / "vllm_inference.py"  # the generator the program renders the JSON from
+    text = dashboard.read_text()
+    old = "The Prometheus that scrapes the vLLM pods"
+    assert text.count(old) == 1
+    dashboard.write_text(text.replace(old, "The Prometheus scraping the vLLM pods"))
+    commit(project, "reword the data source")
+    result = run_diff(project, "dev")
+    assert result.returncode == 0, result.stderr
+    change = section(result.stdout, "##### `kubernetes:core/v1:ConfigMap` `vllm-dashboard-config-map`")
+    # pulumi-kubernetes replaces a ConfigMap whose data changes; the fixed name means the old one goes first.
+    assert "Action: **replace (delete before create)**, forced by `data.vllm-inference.json`" in change
+    block = change.split("```diff\n", 1)[1].split("\n```", 1)[0].splitlines()
+    edits = [line for line in block[2:] if line[:1] in "+-"]
+    assert len(edits) == 2 and "The Prometheus that scrapes" in edits[0] and "scraping" in edits[1], edits
+
+
+GPU = "ecs.gn7i-c8g1.2xlarge"
+
+
+def without_prices(config):
+    config.pop("ack-inference:prices", None)
+
+
+def test_unpriced_node_count_changes_are_shown_and_counted_in_the_headline(tmp_path):
+    def edit(config):
+        config["ack-inference:nodePools"] = {"gpu": {"minSize": 4, "maxSize": 8}}
+
+    diff = two_commits(tmp_path, "dev", edit, prepare=without_prices)
+    headline = next(line for line in diff.splitlines() if line.startswith("**Indicative monthly cost**"))
+    assert headline.endswith("(+0.00), **1 changed item not priced**")
+    assert f"| node pool gpu-pool (1-2 x {GPU}) -> node pool gpu-pool (4-8 x {GPU}) | not priced | not priced |" in diff
+
+
+def test_both_sides_are_priced_with_the_working_trees_table(tmp_path):
+    def prepare(config):
+        config["ack-inference:prices"] = {"instanceTypes": {GPU: 1.0}}
+
+    def edit(config):
+        config["ack-inference:prices"] = {"instanceTypes": {GPU: 3.0}}
+
+    diff = two_commits(tmp_path, "dev", edit, prepare=prepare)
+    headline = next(line for line in diff.splitlines() if line.startswith("**Indicative monthly cost**"))
+    assert "(+0.00)" in headline, "a price edit is no change of infrastructure"
+    assert "The price table itself changed: the base is shown at the new prices." in diff
+
+
+def test_a_label_with_a_pipe_is_escaped_in_the_cost_table(tmp_path):
+    def edit(config):
+        config["ack-inference:nodePools"] = {"system": {"size": 3}}
+
+    diff = two_commits(tmp_path, "dev", edit, prepare=without_prices)
+    row = next(line for line in diff.splitlines() if line.startswith("| node pool system"))
+    assert "(2 x ecs.g7.xlarge \\| ecs.g6.xlarge) -> node pool system-pool (3 x ecs.g7.xlarge \\| ecs.g6.xlarge)" in row
+    assert row.replace("\\|", "").count("|") == 4, "three cells"

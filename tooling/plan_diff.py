@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from tooling.cost import CostEstimate, LineItem, estimate, prices_of, span
+from stacks.settings.cost import PriceTable
+from tooling.cost import LineItem, estimate, prices_of, span
 from tooling.offline.recording import Plan, Registration
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import StackFileError, load_stack_config
@@ -33,6 +34,7 @@ from tooling.replacement import STATEFUL, UPDATE, Classification, classify, kube
 WORKING_TREE = "working tree"
 ABSENT = "(absent)"
 MAX_CELL = 300
+NEW_STACK = "The {base} has no `Pulumi.{stack}.yaml`: this change creates the stack, every resource is added."
 
 
 class DiffError(Exception):
@@ -46,7 +48,7 @@ class DiffError(Exception):
 @dataclass
 class Side:
     plan: Plan
-    cost: CostEstimate | None  # None when the stack's price table cannot be read
+    prices: PriceTable | None  # None when the stack's price table cannot be read (or the side has no stack file)
 
 
 @dataclass
@@ -136,24 +138,37 @@ def finish_plan(run: PlanRun) -> Side:
         raise DiffError(f"the {run.label} could not be planned (exit code {returncode})", tail)
     plan = load_plan(run.out / "plan.json")
     try:
-        prices = prices_of(load_stack_config(run.project_dir, run.stack))
+        return Side(plan, prices_of(load_stack_config(run.project_dir, run.stack)))
     except (StackFileError, ValueError):  # a malformed table: pydantic's ValidationError is a ValueError
         return Side(plan, None)
-    return Side(plan, estimate(plan.resources, prices))
 
 
-def plan_both(temp_dir: Path, stack: str, base_label: str) -> tuple[Side, Side]:
+def plan_both(temp_dir: Path, stack: str, base_label: str) -> tuple[Side, Side, str]:
     """The base (extracted into `temp_dir / "base"`) and the working tree, planned by two processes at once.
 
-    The base is read first, so when both fail the base's error is the one reported, as when they ran one after
-    the other; a base that fails stops the working tree's plan, whose result would not be shown.
+    Returns both sides and a warning about the base. A base without the stack file is an empty plan (the pull
+    request creates the stack); a base that cannot be planned is an empty plan with a warning, so a pull request
+    that fixes a broken base still gets the working tree's plan. The working tree failing is an error.
     """
+    base_dir = temp_dir / "base"
+    if not (base_dir / f"Pulumi.{stack}.yaml").is_file():
+        head = finish_plan(start_plan(PROJECT_DIR, stack, temp_dir / "head-plan", WORKING_TREE))
+        return Side(Plan(head.plan.project, stack, []), None), head, NEW_STACK.format(base=base_label, stack=stack)
     runs = [
-        start_plan(temp_dir / "base", stack, temp_dir / "base-plan", base_label),
+        start_plan(base_dir, stack, temp_dir / "base-plan", base_label),
         start_plan(PROJECT_DIR, stack, temp_dir / "head-plan", WORKING_TREE),
     ]
     try:
-        return finish_plan(runs[0]), finish_plan(runs[1])
+        head = finish_plan(runs[1])
+        try:
+            return finish_plan(runs[0]), head, ""
+        except DiffError as error:
+            details = f"\n\n```text\n{error.details}\n```" if error.details else ""
+            return (
+                Side(Plan(head.plan.project, stack, []), None),
+                head,
+                f"**Warning**: {error}; every resource of the {WORKING_TREE} is listed as added.{details}",
+            )
     finally:
         for run in runs:
             if run.process.poll() is None:
@@ -203,9 +218,69 @@ def changed_fields(before: Registration, after: Registration) -> list[tuple[str,
     ]
 
 
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (dashboards, chat templates, scripts) as YAML literal blocks, so they diff line by line."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _represent_str)
+
+
 def object_yaml(resource: Registration, plan: Plan) -> list[str]:
     body = Plan(plan.project, plan.stack, [resource]).kubernetes_objects()[0]
-    return yaml.safe_dump(body, sort_keys=False, default_flow_style=False, width=120).splitlines(keepends=True)
+    # A JSON document on one line (a dashboard) is pretty-printed first, so a one-field change is one line.
+    text = yaml.dump(_expand_json(body), Dumper=_BlockDumper, sort_keys=False, default_flow_style=False, width=120)
+    return text.splitlines(keepends=True)
+
+
+def _expand_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _expand_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_expand_json(item) for item in value]
+    if isinstance(value, str) and value[:1] in "{[" and "\n" not in value:
+        try:
+            return json.dumps(json.loads(value), indent=2, sort_keys=True) + "\n"
+        except ValueError:
+            return value
+    return value
+
+
+def key_inputs(resource: Registration) -> str:
+    """What a reviewer checks first on a new resource: images, GPUs, args, replicas, instance types, charts."""
+    inputs = resource.inputs
+    facts: list[str] = []
+    if resource.type == "alicloud:cs/nodePool:NodePool":
+        scaling = inputs.get("scalingConfig") or {}
+        size = (
+            f"{scaling.get('minSize')}-{scaling.get('maxSize')}" if scaling.get("enable") else inputs.get("desiredSize")
+        )
+        facts += [f"nodes {size}", "instance types " + ", ".join(inputs.get("instanceTypes") or [])]
+    elif resource.type == "alicloud:cs/managedKubernetes:ManagedKubernetes":
+        facts += [
+            f"{key} {inputs[key]}" for key in ("clusterSpec", "version", "serviceCidr", "podCidr") if key in inputs
+        ]
+    elif resource.type == "kubernetes:helm.sh/v3:Release":
+        facts += [f"chart {inputs.get('chart')} {inputs.get('version', '')}".rstrip()]
+    spec = inputs.get("spec") or {} if resource.is_kubernetes_object else {}
+    if "replicas" in spec:
+        facts.append(f"replicas {spec['replicas']}")
+    template = (spec.get("jobTemplate") or {}).get("spec", spec).get("template") or {}
+    for container in (template.get("spec") or {}).get("containers") or []:
+        limits = (container.get("resources") or {}).get("limits") or {}
+        gpus = {k: v for k, v in limits.items() if "gpu" in k}
+        fact = f"{container.get('name')}: image {container.get('image')}"
+        if gpus:
+            fact += ", " + ", ".join(f"{k} {v}" for k, v in gpus.items())
+        if container.get("args"):
+            fact += ", args " + " ".join(str(arg) for arg in container["args"])
+        facts.append(fact)
+    text = "; ".join(facts)
+    return text if len(text) <= MAX_CELL * 2 else text[: MAX_CELL * 2 - 1] + "…"
 
 
 def _cell(value: Any) -> str:
@@ -257,48 +332,67 @@ def same_identity(diff: PlanDiff) -> list[tuple[tuple[Registration, tuple], tupl
     return pairs
 
 
-def _resource_table(resources: list[Registration]) -> list[str]:
-    rows = ["| Type | Name |", "| --- | --- |"]
-    rows += [f"| `{r.type}` | `{r.name}` |" for r in sorted(resources, key=lambda r: (r.type, r.name))]
+def _resource_table(resources: list[Registration], with_inputs: bool = False) -> list[str]:
+    if not with_inputs:
+        rows = ["| Type | Name |", "| --- | --- |"]
+        return rows + [f"| `{r.type}` | `{r.name}` |" for r in sorted(resources, key=lambda r: (r.type, r.name))]
+    rows = ["| Type | Name | Key inputs |", "| --- | --- | --- |"]
+    for r in sorted(resources, key=lambda r: (r.type, r.name)):
+        facts = key_inputs(r)
+        rows.append(f"| `{r.type}` | `{r.name}` | {_escape(facts.replace('`', chr(39))) if facts else ''} |")
     return rows
 
 
-def render_cost(base: CostEstimate | None, head: CostEstimate | None) -> list[str]:
-    if base is None or head is None:
-        side = "base" if base is None else WORKING_TREE
-        return [f"**Indicative monthly cost**: not compared (the {side}'s `ack-inference:prices` cannot be read)."]
-    if base.currency != head.currency:
-        return [f"**Indicative monthly cost**: not compared (currency {base.currency} -> {head.currency})."]
-    (base_low, base_high), (head_low, head_high) = base.total, head.total
+def render_cost(base: Side, head: Side) -> list[str]:
+    """Both sides priced with the working tree's table, so only a change of infrastructure moves the total."""
+    if head.prices is None:
+        return [
+            f"**Indicative monthly cost**: not compared (the {WORKING_TREE}'s `ack-inference:prices` cannot be read)."
+        ]
+    old, new = estimate(base.plan.resources, head.prices), estimate(head.plan.resources, head.prices)
+    (base_low, base_high), (head_low, head_high) = old.total, new.total
     delta = span((head_low - base_low, head_high - base_high), signed=True)
-    lines = [
-        f"**Indicative monthly cost** ({head.currency}, node pools at minimum to maximum size): "
-        f"{span(base.total)} -> {span(head.total)} ({delta})"
-    ]
-    before = {item.key: item for item in base.items}
-    after = {item.key: item for item in head.items}
-    rows = []
+    before = {item.key: item for item in old.items}
+    after = {item.key: item for item in new.items}
+    rows, unpriced = [], 0
     for key in sorted(before.keys() | after.keys()):
-        old, new = before.get(key), after.get(key)
-        if old is not None and new is not None and (old.monthly, old.missing) == (new.monthly, new.missing):
+        was, now = before.get(key), after.get(key)
+        if was is not None and now is not None and was == now:
             continue
-        label = (new or old).label
-        rows.append(f"| {label} | {_amount(old)} | {_amount(new)} |")
+        if (was is not None and was.monthly is None) or (now is not None and now.monthly is None):
+            unpriced += 1
+        labels = [item.label for item in (was, now) if item is not None]
+        label = labels[0] if len(set(labels)) == 1 else f"{labels[0]} -> {labels[1]}"
+        rows.append(f"| {_escape(label)} | {_escape(_amount(was))} | {_escape(_amount(now))} |")
+    headline = (
+        f"**Indicative monthly cost** ({new.currency}, node pools at minimum to maximum size, both sides at the "
+        f"{WORKING_TREE}'s prices): {span(old.total)} -> {span(new.total)} ({delta})"
+    )
+    if unpriced:
+        headline += f", **{unpriced} changed item{'s' if unpriced > 1 else ''} not priced**"
+    lines = [headline]
+    if base.prices is not None and base.prices != head.prices:
+        lines += ["", "The price table itself changed: the base is shown at the new prices."]
     if rows:
         lines += ["", f"| Item | Base | {WORKING_TREE.capitalize()} |", "| --- | --- | --- |", *rows]
-    unpriced = sorted({item.missing for item in head.unpriced if item.missing})
-    if unpriced:
-        lines += ["", "Not counted: " + "; ".join(unpriced) + "."]
+    missing = sorted({item.missing for item in new.unpriced if item.missing})
+    if missing:
+        lines += ["", "Not counted: " + "; ".join(missing) + "."]
     return lines
+
+
+def _escape(text: str) -> str:
+    """A Markdown table cell: a `|` would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def _amount(item: LineItem | None) -> str:
     if item is None:
         return "-"
-    return span(item.monthly) if item.monthly is not None else item.missing
+    return span(item.monthly) if item.monthly is not None else "not priced"
 
 
-def render_markdown(base_label: str, base: Side, head: Side) -> str:
+def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> str:
     diff = diff_plans(base.plan, head.plan)
     plan = head.plan
     lines = [
@@ -308,13 +402,15 @@ def render_markdown(base_label: str, base: Side, head: Side) -> str:
         f"{len(diff.removed)} to remove** ({diff.unchanged} unchanged). Planned under provider mocks: values only "
         "the cloud knows are absent, secrets are `[secret]`.",
         "",
-        *render_cost(base.cost, head.cost),
+        *render_cost(base, head),
     ]
     alerts = warnings(diff)
     if alerts:
         lines[4:4] = ["#### :warning: Destructive changes", "", *alerts, ""]
+    if note:
+        lines[4:4] = [note, ""]
     if diff.added:
-        lines += ["", f"#### Added ({len(diff.added)})", "", *_resource_table(diff.added)]
+        lines += ["", f"#### Added ({len(diff.added)})", "", *_resource_table(diff.added, with_inputs=True)]
     if diff.removed:
         lines += ["", f"#### Removed ({len(diff.removed)})", "", *_resource_table(diff.removed)]
     if diff.changed:
@@ -369,13 +465,16 @@ def main(argv: list[str] | None = None) -> int:
         temp_dir = Path(temp)
         try:
             commit = extract_revision(args.base, temp_dir / "base")
-            base, head = plan_both(temp_dir, args.stack, f"base `{args.base}`")
+            base_label = f"`{args.base}` ({commit[:12]})"
+            base, head, note = plan_both(temp_dir, args.stack, f"base `{args.base}`")
         except DiffError as error:
             details = f"\n\n```text\n{error.details}\n```" if error.details else ""
             print(f"### Offline plan diff: stack `{args.stack}`\n\nNot available: {error}.{details}")
             print(f"error: {error}", file=sys.stderr)
             return 1
-    markdown = render_markdown(f"`{args.base}` ({commit[:12]})", base, head)
+    if note:
+        print(f"warning: {note.splitlines()[0]}", file=sys.stderr)
+    markdown = render_markdown(base_label, base, head, note)
     print(truncate(markdown, args.max_chars) if args.max_chars else markdown, end="")
     return 0
 
