@@ -218,3 +218,16 @@ def test_a_label_with_a_pipe_is_escaped_in_the_cost_table(tmp_path):
     row = next(line for line in diff.splitlines() if line.startswith("| node pool system"))
     assert "(2 x ecs.g7.xlarge \\| ecs.g6.xlarge) -> node pool system-pool (3 x ecs.g7.xlarge \\| ecs.g6.xlarge)" in row
     assert row.replace("\\|", "").count("|") == 4, "three cells"
+
+
+def test_switching_the_inference_api_in_one_step_warns_of_the_routing_gap(tmp_path):
+    def edit(config):
+        config["ack-inference:routing"]["apiVersion"] = "v1"
+        # v1 pools need an add-on that serves them (v1.4.0-apsara.4 or later: docs/runbook.md, section 5).
+        config["ack-inference:addons"]["inferenceGateway"]["version"] = "v1.4.0-apsara.4"
+
+    diff = two_commits(tmp_path, "v1alpha2", edit)
+    alerts = warnings_of(diff)
+    assert "**ROUTING GAP**: InferencePool" in alerts
+    assert "from `inference.networking.x-k8s.io/v1alpha2` to `inference.networking.k8s.io/v1`" in alerts
+    assert "docs/runbook.md, section 5" in alerts

@@ -312,6 +312,13 @@ def warnings(diff: PlanDiff) -> list[str]:
             what = STATEFUL.get(resource.type, "protected resource")
             guard = " It is `protect`ed: `pulumi up` refuses to delete it." if resource.protect else ""
             lines.append(f"- **DELETE** of {what} `{resource.name}` (`{resource.type}`).{guard}")
+    for old, new in pool_switches(diff):
+        lines.append(
+            f"- **ROUTING GAP**: InferencePool `{new[2]}/{new[3]}` moves from `{old[0]}` to `{new[0]}`: a new "
+            "object, so requests routed through it (the inference-aware listener) fail from the old pool's "
+            "deletion until the new pool's endpoint picker is ready. Zero-downtime procedure: docs/runbook.md, "
+            "section 5."
+        )
     for old, new in same_identity(diff):
         namespace, name = old[1][2], old[1][3]
         lines.append(
@@ -320,6 +327,21 @@ def warnings(diff: PlanDiff) -> list[str]:
             "object, or the later delete removes it: add `aliases` to the new resource."
         )
     return lines
+
+
+def pool_switches(diff: PlanDiff) -> list[tuple[tuple, tuple]]:
+    """An InferencePool removed in one API group and added in another under the same namespace and name."""
+    removed = {
+        identity[2:]: identity
+        for identity in map(kubernetes_identity, diff.removed)
+        if identity and identity[1] == "InferencePool"
+    }
+    pairs = []
+    for identity in map(kubernetes_identity, diff.added):
+        old = removed.get(identity[2:]) if identity and identity[1] == "InferencePool" else None
+        if old is not None and old[0] != identity[0]:
+            pairs.append((old, identity))
+    return pairs
 
 
 def same_identity(diff: PlanDiff) -> list[tuple[tuple[Registration, tuple], tuple[Registration, tuple]]]:
