@@ -6,6 +6,7 @@ command, so each revision is planned exactly as a user's checkout would be.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -309,3 +310,17 @@ def test_options_of_a_kubernetes_object_show_beside_its_manifest_diff():
     assert "```\n\n| Field | Base | Working tree |" in change
     assert "| `options.protect` | `false` | `true` |" in change
     assert "not compared (the working tree's `ack-inference:prices` cannot be read)" in markdown
+
+
+def test_a_graph_of_what_changed_styles_added_changed_and_removed_nodes(diff):
+    graph = section(diff, "#### Graph of what changed").split("```mermaid\n", 1)[1].split("\n```", 1)[0]
+    assert graph.startswith("flowchart LR\n")
+    classes = dict(
+        (line.split()[-1], line.split()[1].split(","))
+        for line in graph.splitlines()
+        if line.strip().startswith("class ")
+    )
+    labels = {m.group(1): m.group(2) for m in re.finditer(r'^\s*(r_\w+)[\[(]"(\w+)<br/>', graph, re.M)}
+    named = {style: sorted(labels[ident] for ident in ids) for style, ids in classes.items()}
+    assert named == {"added": ["extra"], "changed": ["gpu", "vllm"], "removed": ["eip"]}
+    assert "classDef removed fill:#ffeef0,stroke:#cb2431,stroke-dasharray:5 5" in graph

@@ -26,6 +26,7 @@ import yaml
 
 from stacks.settings.cost import PriceTable
 from tooling.cost import LineItem, estimate, prices_of, span
+from tooling.graph import render_change_graph
 from tooling.offline.recording import Plan, Registration
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import StackFileError, load_stack_config
@@ -34,6 +35,7 @@ from tooling.replacement import STATEFUL, UPDATE, Classification, classify, kube
 WORKING_TREE = "working tree"
 ABSENT = "(absent)"
 MAX_CELL = 300
+GRAPH_LEGEND = "Green: added; amber: updated in place; red: replaced; dashed red: removed; plain: unchanged."
 NEW_STACK = "The {base} has no `Pulumi.{stack}.yaml`: this change creates the stack, every resource is added."
 
 
@@ -435,6 +437,12 @@ def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> 
         lines += ["", f"#### Added ({len(diff.added)})", "", *_resource_table(diff.added, with_inputs=True)]
     if diff.removed:
         lines += ["", f"#### Removed ({len(diff.removed)})", "", *_resource_table(diff.removed)]
+    if diff.added or diff.removed or diff.changed:
+        status = {r.urn: "added" for r in diff.added} | {r.urn: "removed" for r in diff.removed}
+        for before, after in diff.changed:
+            status[after.urn] = "changed" if classify_change(before, after).action == UPDATE else "replaced"
+        graph = render_change_graph(base.plan, head.plan, status)
+        lines += ["", "#### Graph of what changed", "", GRAPH_LEGEND, "", "```mermaid", *graph.splitlines(), "```"]
     if diff.changed:
         lines += ["", f"#### Changed ({len(diff.changed)})"]
     for before, after in diff.changed:
