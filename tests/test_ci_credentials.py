@@ -1,76 +1,100 @@
-"""`python -m tooling.ci_credentials`: GitHub's OIDC token in a private file, the provider pointed at it."""
+"""`python -m tooling.ci_credentials`: GitHub's OIDC token exchanged for a RAM role's temporary credentials."""
 
 from __future__ import annotations
 
 import json
-import stat
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
-import yaml
+import pytest
 
-from tooling.ci_credentials import configure, main
-from tooling.offline.checkout import copy_program
+from tooling.ci_credentials import main
 
-TOKEN = "eyJ-github-oidc-token"
+GITHUB_TOKEN = "eyJ-github-oidc-token"
+ROLE = "acs:ram::1234567890:role/ack-inference-prod-deploy"
+IDP = "acs:ram::1234567890:oidc-provider/github"
 
 
-class FakeTokenService(BaseHTTPRequestHandler):
-    """Answers like GitHub's token endpoint, and only to the request's bearer token and an audience."""
+class FakeServices(BaseHTTPRequestHandler):
+    """GitHub's token endpoint (bearer and audience required) and STS AssumeRoleWithOIDC (the token required)."""
 
     seen: ClassVar[list[str]] = []
 
     def do_GET(self):
-        FakeTokenService.seen.append(self.path)
-        if self.headers.get("Authorization") != "Bearer request-token" or "audience=" not in self.path:
-            self.send_response(403)
-            self.end_headers()
-            return
-        body = json.dumps({"value": TOKEN}).encode()
-        self.send_response(200)
+        FakeServices.seen.append(self.path)
+        url = urllib.parse.urlparse(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if url.path == "/token":
+            ok = (
+                self.headers.get("Authorization") == "Bearer request-token"
+                and query.get("audience") == "sts.aliyuncs.com"
+            )
+            self.answer(200 if ok else 403, {"value": GITHUB_TOKEN})
+        elif query.get("Action") == "AssumeRoleWithOIDC" and query.get("OIDCToken") == GITHUB_TOKEN:
+            ok = query["RoleArn"] == ROLE and query["OIDCProviderArn"] == IDP
+            credentials = {"AccessKeyId": "STS.id", "AccessKeySecret": "sts-secret", "SecurityToken": "sts-token"}
+            self.answer(200 if ok else 400, {"Credentials": credentials})
+        else:
+            self.answer(403, {"Code": "InvalidParameter"})
+
+    def answer(self, status: int, body: dict) -> None:
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
-        self.wfile.write(body)
+        self.wfile.write(json.dumps(body).encode())
 
     def log_message(self, *args):
         pass
 
 
-def test_the_token_file_and_the_provider_configuration(tmp_path):
-    project = copy_program(tmp_path / "project")
-    server = HTTPServer(("127.0.0.1", 0), FakeTokenService)
+@pytest.fixture
+def services():
+    server = HTTPServer(("127.0.0.1", 0), FakeServices)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    try:
-        env = {
-            "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{server.server_port}/token?api-version=2.0",
-            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
-            "ALICLOUD_ROLE_ARN": "acs:ram::1234567890:role/ack-inference-prod-deploy",
-            "ALICLOUD_OIDC_PROVIDER_ARN": "acs:ram::1234567890:oidc-provider/github",
-            "ALICLOUD_OIDC_AUDIENCE": "sts.aliyuncs.com",
-            "RUNNER_TEMP": str(tmp_path),
-            "GITHUB_RUN_ID": "42",
-        }
-        token_file = configure("prod", env, project)
-    finally:
-        server.shutdown()
-    assert FakeTokenService.seen[-1] == "/token?api-version=2.0&audience=sts.aliyuncs.com"
-    assert token_file.read_text() == TOKEN
-    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    config = yaml.safe_load((project / "Pulumi.prod.yaml").read_text())["config"]
-    assert config["alicloud:assumeRoleWithOidc"] == {
-        "oidcProviderArn": "acs:ram::1234567890:oidc-provider/github",
-        "roleArn": "acs:ram::1234567890:role/ack-inference-prod-deploy",
-        "oidcTokenFile": str(token_file),
-        "roleSessionName": "github-42",
-    }
-    assert config["ack-inference:tier"] == "production", "the rest of the stack file is kept"
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def set_env(monkeypatch, tmp_path, services: str, role: str = ROLE):
+    for name, value in {
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"{services}/token?api-version=2.0",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
+        "GITHUB_ENV": str(tmp_path / "github-env"),
+        "ALICLOUD_ROLE_ARN": role,
+        "ALICLOUD_OIDC_PROVIDER_ARN": IDP,
+        "ALICLOUD_OIDC_AUDIENCE": "sts.aliyuncs.com",
+        "ALICLOUD_STS_ENDPOINT": services,
+        "GITHUB_RUN_ID": "42",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_the_role_credentials_reach_the_next_steps_masked(monkeypatch, tmp_path, services, capsys):
+    set_env(monkeypatch, tmp_path, services)
+    assert main([]) == 0
+    assert (tmp_path / "github-env").read_text() == (
+        "ALICLOUD_ACCESS_KEY=STS.id\nALICLOUD_SECRET_KEY=sts-secret\nALICLOUD_SECURITY_TOKEN=sts-token\n"
+    )
+    log = capsys.readouterr().out
+    assert log.splitlines()[:3] == ["::add-mask::STS.id", "::add-mask::sts-secret", "::add-mask::sts-token"]
+    sts = urllib.parse.parse_qs(urllib.parse.urlparse(FakeServices.seen[-1]).query)
+    assert sts["RoleSessionName"] == ["github-42"] and sts["Version"] == ["2015-04-01"]
+
+
+def test_a_refused_role_is_a_one_line_error(monkeypatch, tmp_path, services, capsys):
+    set_env(monkeypatch, tmp_path, services, role="acs:ram::1234567890:role/not-trusted")
+    assert main([]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {services}/ answered 400") and error.count("\n") == 1
+    assert not (tmp_path / "github-env").exists()
 
 
 def test_a_missing_variable_is_a_one_line_error(monkeypatch, capsys):
     for name in ("ACTIONS_ID_TOKEN_REQUEST_URL", "ALICLOUD_ROLE_ARN"):
         monkeypatch.delenv(name, raising=False)
-    assert main(["--stack", "dev"]) == 2
+    assert main([]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: not set: ACTIONS_ID_TOKEN_REQUEST_URL") and error.count("\n") == 1
