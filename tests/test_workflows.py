@@ -200,7 +200,7 @@ def test_deploys_queue_per_workflow_and_prod_applies_the_plan_previewed_before_a
     )
     assert (jobs["up-dev"]["environment"], jobs["preview-prod"]["environment"], jobs["up-prod"]["environment"]) == (
         "dev",
-        "prod-preview",
+        "prod-plan",
         "prod",
     )
     (dev,) = steps_using(jobs["up-dev"], PULUMI_ACTION)

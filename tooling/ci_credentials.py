@@ -5,7 +5,8 @@
 Requests the job's OIDC token from GitHub (the job needs `permissions: id-token: write`), exchanges it with STS
 AssumeRoleWithOIDC for temporary credentials of a RAM role whose trust policy admits only this repository's jobs
 in one GitHub environment (docs/runbook.md, "Continuous delivery"), and hands them to the job's later steps as
-ALICLOUD_ACCESS_KEY / ALICLOUD_SECRET_KEY / ALICLOUD_SECURITY_TOKEN (the provider's credential variables),
+ALICLOUD_ACCESS_KEY / ALICLOUD_SECRET_KEY / ALICLOUD_SECURITY_TOKEN (the variables pulumi-alicloud reads for
+`accessKey`, `secretKey`, `securityToken`: its provider/resources.go, tfbridge DefaultInfo EnvVars),
 masked in the log. The stack's provider configuration stays as committed, so a prod preview made with the preview
 role and the approved `up --plan` made with the deploy role plan the same provider.
 
