@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from tests.harness import stack_config
+from tests.harness import plan_stack, stack_config
 from tests.test_plan_diff import commit, git, section
 from tooling.offline.checkout import copy_program
 from tooling.offline.run import simulate
@@ -231,3 +231,40 @@ def test_switching_the_inference_api_in_one_step_warns_of_the_routing_gap(tmp_pa
     assert "**ROUTING GAP**: InferencePool" in alerts
     assert "from `inference.networking.x-k8s.io/v1alpha2` to `inference.networking.k8s.io/v1`" in alerts
     assert "docs/runbook.md, section 5" in alerts
+
+
+def test_a_stack_with_its_own_gateway_name_keeps_its_urns_through_aliases():
+    """Deployed before the gateway's logical names were fixed, such a stack's URNs carry its gateway name."""
+    plan = plan_stack("dev", {"gateway": {"name": "llm-gateway"}})
+    component = plan.one("ack-inference:inference:Gateway")
+    assert component.name == "inference-gateway"
+    assert component.aliases == [component.urn.replace("::inference-gateway", "::llm-gateway")]
+    security = plan.one("ack-inference:security:GatewaySecurity")
+    assert security.aliases == [security.urn.replace("::inference-gateway-security", "::llm-gateway-security")]
+    assert plan_stack("dev").one("ack-inference:inference:Gateway").aliases == [], "the default name needs none"
+
+
+def test_an_aliased_component_and_its_children_are_moved_not_recreated():
+    class Box(pulumi.ComponentResource):
+        def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None):
+            super().__init__("test:index:Box", name, None, opts)
+            provider = k8s.Provider("k8s", kubeconfig=pulumi.Output.secret("kubeconfig-text"))
+            k8s.core.v1.ConfigMap(
+                f"{name}-settings",
+                metadata={"name": "settings", "namespace": "llm"},
+                data={"a": "b"},
+                opts=pulumi.ResourceOptions(parent=self, provider=provider),
+            )
+            self.register_outputs({})
+
+    def program(name: str, aliases: list):
+        return simulate(stack_config("dev"), program=lambda: Box(name, pulumi.ResourceOptions(aliases=aliases)))
+
+    base = program("old", [])
+    head = program("new", [pulumi.Alias(name="old")])
+    markdown = render_markdown("`main`", Side(base, None), Side(head, None))
+    assert "**0 to add, 0 to change, 0 to remove** (3 unchanged)" in markdown
+    moved = section(markdown, "#### Moved by an alias (2): same resource, new URN, nothing recreated")
+    assert "| `kubernetes:core/v1:ConfigMap` | `old-settings` | `new-settings` |" in moved
+    assert "| `test:index:Box` | `old` | `new` |" in moved
+    assert "SAME OBJECT, NEW URN" not in markdown

@@ -59,6 +59,25 @@ class PlanDiff:
     removed: list[Registration]
     changed: list[tuple[Registration, Registration]]
     unchanged: int
+    moved: list[tuple[Registration, Registration]]  # (base, working tree): the same resource under a new URN
+
+
+def alias_urns(resource: Registration, by_urn: dict[str, Registration]) -> list[str]:
+    """The URNs the engine matches `resource` with: its own aliases, and those it inherits from an aliased parent
+    (the parent's old URN as parent, and the parent's old name in place of the new one where the child's name
+    starts with it), as the engine derives a child's aliases."""
+    urns = list(resource.aliases)
+    parent = by_urn.get(resource.parent)
+    if parent is None:
+        return urns
+    for old_parent in alias_urns(parent, by_urn):
+        name = resource.name
+        if name.startswith(parent.name):
+            name = old_parent.rsplit("::", 1)[1] + name[len(parent.name) :]
+        chain = old_parent.split("::")[2]
+        qualified = resource.type if chain == "pulumi:pulumi:Stack" else f"{chain}${resource.type}"
+        urns.append(f"{old_parent.rsplit('::', 2)[0]}::{qualified}::{name}")
+    return urns
 
 
 def load_plan(path: Path) -> Plan:
@@ -82,6 +101,7 @@ def load_plan(path: Path) -> Plan:
                 retain_on_delete=options.get("retainOnDelete", False),
                 custom_timeouts=options.get("customTimeouts", {}),
                 inputs=entry["inputs"],
+                aliases=options.get("aliases", []),
             )
         )
     return Plan(data["project"], data["stack"], resources, data.get("outputs", {}))
@@ -181,23 +201,29 @@ def plan_both(temp_dir: Path, stack: str, base_label: str) -> tuple[Side, Side, 
 def diff_plans(base: Plan, head: Plan) -> PlanDiff:
     before = {r.urn: r for r in base.resources}
     after = {r.urn: r for r in head.resources}
-    changed = [
-        (before[urn], after[urn])
-        for urn in sorted(before.keys() & after.keys())
-        if _fields(before[urn]) != _fields(after[urn])
-    ]
+    moved = []
+    for urn in sorted(after.keys() - before.keys()):
+        old = next((u for u in alias_urns(after[urn], after) if u in before and u not in after), None)
+        if old is not None:
+            moved.append((before.pop(old), after[urn]))
+    pairs = [(before[urn], after[urn]) for urn in sorted(before.keys() & after.keys())] + moved
+    changed = [(old, new) for old, new in pairs if _fields(old) != _fields(new)]
+    moved_urns = {new.urn for _, new in moved}
     return PlanDiff(
-        added=[after[urn] for urn in sorted(after.keys() - before.keys())],
+        added=[after[urn] for urn in sorted(after.keys() - before.keys() - moved_urns)],
         removed=[before[urn] for urn in sorted(before.keys() - after.keys())],
         changed=changed,
-        unchanged=len(before.keys() & after.keys()) - len(changed),
+        unchanged=len(pairs) - len(changed),
+        moved=moved,
     )
 
 
 def _fields(resource: Registration) -> dict[str, Any]:
     """What an update would change: inputs, resource options and the provider (dependencies are not updates)."""
     data = resource.to_json()
-    return {"inputs": data["inputs"], "options": data["options"], "provider": data["provider"]}
+    # Aliases say where a resource comes from; they are no change to it.
+    options = {key: value for key, value in data["options"].items() if key != "aliases"}
+    return {"inputs": data["inputs"], "options": options, "provider": data["provider"]}
 
 
 def flatten(value: Any, path: str = "") -> dict[str, Any]:
@@ -437,6 +463,10 @@ def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> 
         lines += ["", f"#### Added ({len(diff.added)})", "", *_resource_table(diff.added, with_inputs=True)]
     if diff.removed:
         lines += ["", f"#### Removed ({len(diff.removed)})", "", *_resource_table(diff.removed)]
+    if diff.moved:
+        lines += ["", f"#### Moved by an alias ({len(diff.moved)}): same resource, new URN, nothing recreated", ""]
+        lines += ["| Type | Base name | Working tree name |", "| --- | --- | --- |"]
+        lines += [f"| `{new.type}` | `{old.name}` | `{new.name}` |" for old, new in diff.moved]
     if diff.added or diff.removed or diff.changed:
         status = {r.urn: "added" for r in diff.added} | {r.urn: "removed" for r in diff.removed}
         for before, after in diff.changed:
