@@ -74,6 +74,8 @@ def test_moving_a_prod_vswitch_to_another_zone_warns_of_the_deleted_vswitch(tmp_
     diff = two_commits(tmp_path, "prod", edit)
     alerts = warnings_of(diff)
     assert "**DELETE** of vSwitch `network-nodes-cn-hangzhou-j`" in alerts
+    assert "Used by protected `ack-cluster`, which must release it first." in alerts
+    assert "| `network-nodes-cn-hangzhou-k` | zoneId cn-hangzhou-k; cidrBlock 10.0.16.0/20 |" in diff
     cluster = section(diff, "##### `alicloud:cs/managedKubernetes:ManagedKubernetes` `ack-cluster`")
     assert "Action: update in place." in cluster
 

@@ -292,6 +292,8 @@ def key_inputs(resource: Registration) -> str:
         facts += [
             f"{key} {inputs[key]}" for key in ("clusterSpec", "version", "serviceCidr", "podCidr") if key in inputs
         ]
+    elif resource.type == "alicloud:vpc/switch:Switch":
+        facts += [f"{key} {inputs[key]}" for key in ("zoneId", "cidrBlock") if key in inputs]
     elif resource.type == "kubernetes:helm.sh/v3:Release":
         facts += [f"chart {inputs.get('chart')} {inputs.get('version', '')}".rstrip()]
     spec = inputs.get("spec") or {} if resource.is_kubernetes_object else {}
@@ -322,7 +324,7 @@ def classify_change(before: Registration, after: Registration) -> Classification
     return classify(before, after, [path for path, _, _ in changed_fields(before, after)])
 
 
-def warnings(diff: PlanDiff) -> list[str]:
+def warnings(diff: PlanDiff, base: Plan) -> list[str]:
     """What a reviewer must not miss, first: destructive changes to protected or stateful resources, and
     Kubernetes objects that would be created under a new URN while the old URN still owns the same object."""
     lines = []
@@ -339,6 +341,10 @@ def warnings(diff: PlanDiff) -> list[str]:
         if resource.protect or resource.type in STATEFUL:
             what = STATEFUL.get(resource.type, "protected resource")
             guard = " It is `protect`ed: `pulumi up` refuses to delete it." if resource.protect else ""
+            # A protected resource that used it (a cluster on a vSwitch) must let go of it first, in place or not.
+            users = sorted(r.name for r in base.resources if r.protect and resource.urn in r.dependencies)
+            if users:
+                guard += f" Used by protected {', '.join(f'`{name}`' for name in users)}, which must release it first."
             lines.append(f"- **DELETE** of {what} `{resource.name}` (`{resource.type}`).{guard}")
     for old, new in pool_switches(diff):
         lines.append(
@@ -454,7 +460,7 @@ def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> 
         "",
         *render_cost(base, head),
     ]
-    alerts = warnings(diff)
+    alerts = warnings(diff, base.plan)
     if alerts:
         lines[4:4] = ["#### :warning: Destructive changes", "", *alerts, ""]
     if note:
