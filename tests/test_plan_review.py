@@ -60,6 +60,7 @@ def test_a_new_service_cidr_replaces_the_protected_cluster_and_heads_the_report(
     diff = two_commits(tmp_path, "prod", edit)
     cluster = section(diff, "##### `alicloud:cs/managedKubernetes:ManagedKubernetes` `ack-cluster`")
     assert "Action: **replace (create before delete)**, forced by `serviceCidr`" in cluster
+    assert "**0 to add, 1 to change, 0 to remove** (" in diff and "; **1 of the changes replaces**)" in diff
     assert "cs_managed_kubernetes.go:" in cluster, "the rule names its source"
     alerts = warnings_of(diff)
     assert diff.index("#### :warning: Destructive changes") < diff.index("**Indicative monthly cost**")
@@ -78,6 +79,8 @@ def test_moving_a_prod_vswitch_to_another_zone_warns_of_the_deleted_vswitch(tmp_
     assert "| `network-nodes-cn-hangzhou-k` | zoneId cn-hangzhou-k; cidrBlock 10.0.16.0/20 |" in diff
     cluster = section(diff, "##### `alicloud:cs/managedKubernetes:ManagedKubernetes` `ack-cluster`")
     assert "Action: update in place." in cluster
+    # The pod vSwitches are read at create only: the plan's update of them does nothing to the live cluster.
+    assert "**No effect on an existing resource**: the provider ignores `podVswitchIds` after create" in cluster
 
 
 def test_a_changed_deployment_selector_is_a_delete_before_create_replacement():

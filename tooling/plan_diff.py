@@ -30,7 +30,15 @@ from tooling.graph import render_change_graph
 from tooling.offline.recording import Plan, Registration
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import StackFileError, load_stack_config
-from tooling.replacement import STATEFUL, UPDATE, Classification, classify, kubernetes_identity
+from tooling.replacement import (
+    IGNORED_AFTER_CREATE,
+    STATEFUL,
+    UPDATE,
+    Classification,
+    classify,
+    ignored_after_create_paths,
+    kubernetes_identity,
+)
 
 WORKING_TREE = "working tree"
 ABSENT = "(absent)"
@@ -324,6 +332,10 @@ def classify_change(before: Registration, after: Registration) -> Classification
     return classify(before, after, [path for path, _, _ in changed_fields(before, after)])
 
 
+def ignored_after_create(before: Registration, after: Registration) -> list[str]:
+    return ignored_after_create_paths(after.type, [path for path, _, _ in changed_fields(before, after)])
+
+
 def warnings(diff: PlanDiff, base: Plan) -> list[str]:
     """What a reviewer must not miss, first: destructive changes to protected or stateful resources, and
     Kubernetes objects that would be created under a new URN while the old URN still owns the same object."""
@@ -451,12 +463,14 @@ def _amount(item: LineItem | None) -> str:
 def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> str:
     diff = diff_plans(base.plan, head.plan)
     plan = head.plan
+    replacing = sum(1 for before, after in diff.changed if classify_change(before, after).action != UPDATE)
+    replaced = f"; **{replacing} of the changes replace{'s' if replacing == 1 else ''}**" if replacing else ""
     lines = [
         f"### Offline plan diff: `{plan.project}/{plan.stack}`",
         "",
         f"Base {base_label} -> {WORKING_TREE}: **{len(diff.added)} to add, {len(diff.changed)} to change, "
-        f"{len(diff.removed)} to remove** ({diff.unchanged} unchanged). Planned under provider mocks: values only "
-        "the cloud knows are absent, secrets are `[secret]`.",
+        f"{len(diff.removed)} to remove** ({diff.unchanged} unchanged{replaced}). Planned under provider mocks: "
+        "values only the cloud knows are absent, secrets are `[secret]`.",
         "",
         *render_cost(base, head),
     ]
@@ -486,6 +500,14 @@ def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> 
         lines += ["", f"##### `{after.type}` `{after.name}`", ""]
         if verdict.action == UPDATE:
             lines += [f"Action: {UPDATE}.", ""]
+            inert = ignored_after_create(before, after)
+            if inert:
+                inputs = ", ".join(f"`{path}`" for path in inert)
+                lines += [
+                    f"**No effect on an existing resource**: the provider ignores {inputs} after create "
+                    f"({IGNORED_AFTER_CREATE[after.type].source}).",
+                    "",
+                ]
         else:
             reasons = ", ".join(f"`{reason}`" for reason in verdict.reasons)
             lines += [f"Action: **{verdict.action}**, forced by {reasons} ({verdict.source}).", ""]

@@ -152,6 +152,34 @@ REPLACE_ON: dict[str, Rule] = {
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": Rule(("roleRef",), "pk8s diff.go:65,192"),
     "kubernetes:storage.k8s.io/v1:StorageClass": Rule(("parameters", "provisioner"), "pk8s diff.go:70"),
 }
+# Inputs the provider reads at create only: a change plans an update that does nothing to the live resource.
+IGNORED_AFTER_CREATE: dict[str, Rule] = {
+    "alicloud:cs/managedKubernetes:ManagedKubernetes": Rule(
+        (
+            "addons",
+            "newNatGateway",
+            "slbInternetEnabled",
+            "zoneIds",
+            "podVswitchIds",
+            "workerVswitchIds",
+            "isEnterpriseSecurityGroup",
+            "loadBalancerSpec",
+            "userCa",
+            "namePrefix",
+        ),
+        "tfp cs_managed_kubernetes.go:1123 (ModifyCluster sends none of them), 683, 687",
+    ),
+}
+
+
+def ignored_after_create_paths(type_token: str, changed_paths: list[str]) -> list[str]:
+    rule = IGNORED_AFTER_CREATE.get(type_token)
+    if rule is None:
+        return []
+    inputs = [path.removeprefix("inputs.") for path in changed_paths if path.startswith("inputs.")]
+    return sorted({p.split("[")[0].split(".")[0] for p in inputs if any(_hits(p, prefix) for prefix in rule.paths)})
+
+
 # Every Kubernetes object: a new name or namespace is a new object (pk8s diff.go:25).
 KUBERNETES_IDENTITY = Rule(("metadata.name", "metadata.namespace"), "pk8s diff.go:25")
 
