@@ -273,3 +273,34 @@ def test_an_aliased_component_and_its_children_are_moved_not_recreated():
     assert "| `kubernetes:core/v1:ConfigMap` | `old-settings` | `new-settings` |" in moved
     assert "| `test:index:Box` | `old` | `new` |" in moved
     assert "SAME OBJECT, NEW URN" not in markdown
+
+
+def test_key_inputs_unknown_at_plan_time_do_not_break_the_added_table():
+    from tooling.offline.recording import Registration
+    from tooling.plan_diff import key_inputs
+
+    def resource(type_token: str, inputs: dict) -> Registration:
+        return Registration(
+            urn=f"urn:pulumi:dev::p::{type_token}::x",
+            type=type_token,
+            name="x",
+            custom=True,
+            parent="",
+            provider="",
+            dependencies=[],
+            protect=False,
+            ignore_changes=[],
+            delete_before_replace=False,
+            retain_on_delete=False,
+            custom_timeouts={},
+            inputs=inputs,
+        )
+
+    job = resource(
+        "kubernetes:batch/v1:Job",
+        {"kind": "Job", "spec": {"template": {"spec": {"containers": [{"name": "bench", "image": "[unknown]"}]}}}},
+    )
+    assert key_inputs(job) == "bench: image [unknown]"
+    assert key_inputs(resource("kubernetes:apps/v1:Deployment", {"spec": "[unknown]"})) == ""
+    pool = resource("alicloud:cs/nodePool:NodePool", {"scalingConfig": "[unknown]", "instanceTypes": "[unknown]"})
+    assert key_inputs(pool) == "nodes unknown; instance types [unknown]"

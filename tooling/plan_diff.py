@@ -286,16 +286,23 @@ def _expand_json(value: Any) -> Any:
     return value
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    """A nested input that may be unknown at plan time (`[unknown]`) or a secret (`[secret]`): {} unless a map."""
+    return value if isinstance(value, dict) else {}
+
+
 def key_inputs(resource: Registration) -> str:
     """What a reviewer checks first on a new resource: images, GPUs, args, replicas, instance types, charts."""
     inputs = resource.inputs
     facts: list[str] = []
     if resource.type == "alicloud:cs/nodePool:NodePool":
-        scaling = inputs.get("scalingConfig") or {}
-        size = (
-            f"{scaling.get('minSize')}-{scaling.get('maxSize')}" if scaling.get("enable") else inputs.get("desiredSize")
-        )
-        facts += [f"nodes {size}", "instance types " + ", ".join(inputs.get("instanceTypes") or [])]
+        scaling = _mapping(inputs.get("scalingConfig"))
+        if scaling.get("enable"):
+            size = f"{scaling.get('minSize')}-{scaling.get('maxSize')}"
+        else:
+            size = inputs.get("desiredSize", inputs.get("nodeCount", "unknown"))
+        types = inputs.get("instanceTypes")
+        facts += [f"nodes {size}", "instance types " + (", ".join(types) if isinstance(types, list) else str(types))]
     elif resource.type == "alicloud:cs/managedKubernetes:ManagedKubernetes":
         facts += [
             f"{key} {inputs[key]}" for key in ("clusterSpec", "version", "serviceCidr", "podCidr") if key in inputs
@@ -304,18 +311,22 @@ def key_inputs(resource: Registration) -> str:
         facts += [f"{key} {inputs[key]}" for key in ("zoneId", "cidrBlock") if key in inputs]
     elif resource.type == "kubernetes:helm.sh/v3:Release":
         facts += [f"chart {inputs.get('chart')} {inputs.get('version', '')}".rstrip()]
-    spec = inputs.get("spec") or {} if resource.is_kubernetes_object else {}
+    spec = _mapping(inputs.get("spec")) if resource.is_kubernetes_object else {}
     if "replicas" in spec:
         facts.append(f"replicas {spec['replicas']}")
-    template = (spec.get("jobTemplate") or {}).get("spec", spec).get("template") or {}
-    for container in (template.get("spec") or {}).get("containers") or []:
-        limits = (container.get("resources") or {}).get("limits") or {}
+    job = _mapping(spec.get("jobTemplate"))
+    template = _mapping(_mapping(job.get("spec", spec)).get("template"))
+    containers = _mapping(template.get("spec")).get("containers")
+    for container in containers if isinstance(containers, list) else []:
+        container = _mapping(container)
+        limits = _mapping(_mapping(container.get("resources")).get("limits"))
         gpus = {k: v for k, v in limits.items() if "gpu" in k}
         fact = f"{container.get('name')}: image {container.get('image')}"
         if gpus:
             fact += ", " + ", ".join(f"{k} {v}" for k, v in gpus.items())
-        if container.get("args"):
-            fact += ", args " + " ".join(str(arg) for arg in container["args"])
+        args = container.get("args")
+        if args:
+            fact += ", args " + (" ".join(str(arg) for arg in args) if isinstance(args, list) else str(args))
         facts.append(fact)
     text = "; ".join(facts)
     return text if len(text) <= MAX_CELL * 2 else text[: MAX_CELL * 2 - 1] + "…"
