@@ -176,6 +176,15 @@ def test_pull_requests_preview_every_stack_in_its_preview_environment_with_the_p
     assert step["with"]["policyPacks"] == "policy"
     assert step["with"]["comment-on-pr"] is True and step["with"]["diff"] is True
     assert any("policy/requirements.txt" in step.get("run", "") for step in preview["steps"])
+    # Without a backend in the environment the preview is skipped, not failed; the offline diff still runs.
+    by_name = {s["name"]: s for s in preview["steps"]}
+    check = by_name["Check for the state backend's secrets"]
+    assert set(check["env"].values()) == {
+        "${{ secrets.PULUMI_BACKEND_URL }}",
+        "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+    }
+    for name in (OIDC_STEP, "pulumi preview"):
+        assert by_name[name]["if"] == "steps.backend.outputs.available == 'true'"
 
 
 def test_the_test_suite_runs_from_the_clone_alone():
