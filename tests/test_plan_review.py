@@ -304,3 +304,15 @@ def test_key_inputs_unknown_at_plan_time_do_not_break_the_added_table():
     assert key_inputs(resource("kubernetes:apps/v1:Deployment", {"spec": "[unknown]"})) == ""
     pool = resource("alicloud:cs/nodePool:NodePool", {"scalingConfig": "[unknown]", "instanceTypes": "[unknown]"})
     assert key_inputs(pool) == "nodes unknown; instance types [unknown]"
+
+
+def test_pointing_a_stack_at_another_cluster_replaces_the_provider_and_everything_it_manages(tmp_path):
+    def edit(config):
+        config["ack-inference:cluster"]["id"] = "c11111111111111111111111111111111"
+
+    diff = two_commits(tmp_path, "v1alpha2", edit)
+    alerts = warnings_of(diff)
+    line = next(line for line in alerts.splitlines() if "Kubernetes provider" in line)
+    assert line.startswith("- **REPLACE** of the Kubernetes provider `kubernetes-provider` (pk8s provider.go:")
+    managed = int(line.split("every object it manages (")[1].split(")")[0])
+    assert managed > 10, line

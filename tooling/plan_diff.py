@@ -347,7 +347,7 @@ def ignored_after_create(before: Registration, after: Registration) -> list[str]
     return ignored_after_create_paths(after.type, [path for path, _, _ in changed_fields(before, after)])
 
 
-def warnings(diff: PlanDiff, base: Plan) -> list[str]:
+def warnings(diff: PlanDiff, base: Plan, head: Plan) -> list[str]:
     """What a reviewer must not miss, first: destructive changes to protected or stateful resources, and
     Kubernetes objects that would be created under a new URN while the old URN still owns the same object."""
     lines = []
@@ -359,6 +359,12 @@ def warnings(diff: PlanDiff, base: Plan) -> list[str]:
             lines.append(
                 f"- **{verdict.action.upper()}** of {what} `{after.name}` (`{after.type}`): "
                 f"{', '.join(f'`{r}`' for r in verdict.reasons)} cannot change in place ({verdict.source}).{guard}"
+            )
+        if verdict.action != UPDATE and after.type == "pulumi:providers:kubernetes":
+            managed = sum(1 for r in head.resources if r.provider == after.urn)
+            lines.append(
+                f"- **REPLACE** of the Kubernetes provider `{after.name}` ({verdict.source}): every object it manages "
+                f"({managed}) is replaced with it."
             )
     for resource in diff.removed:
         if resource.protect or resource.type in STATEFUL:
@@ -485,7 +491,7 @@ def render_markdown(base_label: str, base: Side, head: Side, note: str = "") -> 
         "",
         *render_cost(base, head),
     ]
-    alerts = warnings(diff, base.plan)
+    alerts = warnings(diff, base.plan, head.plan)
     if alerts:
         lines[4:4] = ["#### :warning: Destructive changes", "", *alerts, ""]
     if note:

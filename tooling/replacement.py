@@ -151,6 +151,9 @@ REPLACE_ON: dict[str, Rule] = {
     "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": Rule(("roleRef",), "pk8s diff.go:65,192"),
     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding": Rule(("roleRef",), "pk8s diff.go:65,192"),
     "kubernetes:storage.k8s.io/v1:StorageClass": Rule(("parameters", "provisioner"), "pk8s diff.go:70"),
+    # With clusterIdentifier set (the program sets the cluster id), only its change replaces the provider, and
+    # with it every object the provider manages.
+    "pulumi:providers:kubernetes": Rule(("clusterIdentifier",), "pk8s provider.go:490,507,553"),
 }
 # Inputs the provider reads at create only: a change plans an update that does nothing to the live resource.
 IGNORED_AFTER_CREATE: dict[str, Rule] = {
