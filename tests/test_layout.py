@@ -6,6 +6,7 @@ All three read the source with `ast` (no import runs), so they hold for imports 
 from __future__ import annotations
 
 import ast
+import subprocess
 from collections import defaultdict
 from pathlib import Path
 
@@ -163,3 +164,12 @@ def test_each_enumeration_is_written_once() -> None:
         tuple(sorted(map(str, values))): sorted(names) for values, names in written_in.items() if len(names) > 1
     }
     assert not repeated, f"the same Literal in several modules (define it once in components.vocabulary): {repeated}"
+
+
+def test_no_local_environment_is_tracked():
+    # A tracked `.venv` (even a symlink, which the folder pattern `.venv/` does not ignore) would replace a
+    # clone's own virtualenv and break `make test`.
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert not [path for path in tracked.splitlines() if path.split("/")[0] in {".venv", "build", "policy/venv"}]
+    ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", ".venv"], cwd=ROOT, check=False)
+    assert ignored.returncode == 0

@@ -6,6 +6,7 @@ command, so each revision is planned exactly as a user's checkout would be.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -189,7 +190,8 @@ def test_the_cost_delta_of_the_change(diff):
         f"({head[0] - base[0]:+,.2f} to {head[1] - base[1]:+,.2f})"
     ) in diff
     assert (
-        f"| node pool gpu (1-4 x {GPU}) | {GPU_PRICE * HOURS:,.2f} to {2 * GPU_PRICE * HOURS:,.2f} "
+        f"| node pool gpu (1-2 x {GPU}) -> node pool gpu (1-4 x {GPU}) "
+        f"| {GPU_PRICE * HOURS:,.2f} to {2 * GPU_PRICE * HOURS:,.2f} "
         f"| {GPU_PRICE * HOURS:,.2f} to {4 * GPU_PRICE * HOURS:,.2f} |"
     ) in diff
     assert f"| EIP eip | {EIP_PRICE * HOURS:,.2f} | - |" in diff
@@ -219,12 +221,18 @@ def test_an_identical_revision_has_no_changes(repo):
     assert result.stdout.rstrip().endswith("No resource changes.")
 
 
-def test_a_base_that_cannot_be_planned_is_reported_with_the_programs_error(repo):
+def test_a_base_that_cannot_be_planned_shows_the_working_trees_plan_with_a_warning(repo):
+    """A pull request that fixes a broken main still gets a diff: everything in the working tree, as added."""
     result = plan_diff(repo, "--base", "HEAD~2")
-    assert result.returncode == 1
-    assert "Not available: the base `HEAD~2` could not be planned (exit code 2)." in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert (
+        "**Warning**: the base `HEAD~2` could not be planned (exit code 2); every resource of the working tree "
+        "is listed as added."
+    ) in result.stdout
     assert "broken on purpose" in result.stdout
     assert "Traceback" not in result.stdout
+    assert "**7 to add, 0 to change, 0 to remove** (0 unchanged)" in result.stdout
+    assert result.stderr.startswith("warning: **Warning**: the base `HEAD~2` could not be planned")
 
 
 @pytest.mark.parametrize("ref", ["no-such-branch", "--output=/tmp/x"])
@@ -301,4 +309,18 @@ def test_options_of_a_kubernetes_object_show_beside_its_manifest_diff():
     assert "-    team: a\n+    team: b\n" in change
     assert "```\n\n| Field | Base | Working tree |" in change
     assert "| `options.protect` | `false` | `true` |" in change
-    assert "not compared (the base's `ack-inference:prices` cannot be read)" in markdown
+    assert "not compared (the working tree's `ack-inference:prices` cannot be read)" in markdown
+
+
+def test_a_graph_of_what_changed_styles_added_changed_and_removed_nodes(diff):
+    graph = section(diff, "#### Graph of what changed").split("```mermaid\n", 1)[1].split("\n```", 1)[0]
+    assert graph.startswith("flowchart LR\n")
+    classes = dict(
+        (line.split()[-1], line.split()[1].split(","))
+        for line in graph.splitlines()
+        if line.strip().startswith("class ")
+    )
+    labels = {m.group(1): m.group(2) for m in re.finditer(r'^\s*(r_\w+)[\[(]"(\w+)<br/>', graph, re.M)}
+    named = {style: sorted(labels[ident] for ident in ids) for style, ids in classes.items()}
+    assert named == {"added": ["extra"], "changed": ["gpu", "vllm"], "removed": ["eip"]}
+    assert "classDef removed fill:#ffeef0,stroke:#cb2431,stroke-dasharray:5 5" in graph

@@ -92,3 +92,29 @@ def render_mermaid(plan: Plan) -> str:
         arrow = "-.->" if provider else "-->"
         lines.append(f"  {node_id(source, by_urn[source].name)} {arrow} {node_id(target, by_urn[target].name)}")
     return "\n".join(lines) + "\n"
+
+
+# GitHub's Mermaid renders these in pull-request comments: green added, amber changed, red replaced, dashed
+# red removed; unchanged resources stay plain so the eye goes to the change.
+CHANGE_STYLES = {
+    "added": "fill:#e6ffed,stroke:#22863a,stroke-width:2px",
+    "changed": "fill:#fff5b1,stroke:#b08800,stroke-width:2px",
+    "replaced": "fill:#ffdce0,stroke:#cb2431,stroke-width:3px",
+    "removed": "fill:#ffeef0,stroke:#cb2431,stroke-dasharray:5 5",
+}
+
+
+def render_change_graph(base: Plan, head: Plan, status: dict[str, str]) -> str:
+    """The working tree's graph plus what the base had and the working tree removes, each node styled by
+    `status` (URN -> a key of CHANGE_STYLES); URNs not in `status` are unchanged."""
+    current = {r.urn for r in head.resources}
+    gone = [r for r in base.resources if r.urn not in current]
+    merged = Plan(head.project, head.stack, [*head.resources, *gone])
+    lines = render_mermaid(merged).splitlines()
+    lines += [f"  classDef {name} {style}" for name, style in CHANGE_STYLES.items()]
+    by_urn = {r.urn: r for r in merged.resources}
+    for name in CHANGE_STYLES:
+        ids = sorted(node_id(urn, by_urn[urn].name) for urn, kind_ in status.items() if kind_ == name and urn in by_urn)
+        if ids:
+            lines.append(f"  class {','.join(ids)} {name}")
+    return "\n".join(lines) + "\n"

@@ -74,9 +74,11 @@ from stacks.layers import CloudLayer, EndpointPickerRef, InferenceLayer, ModelSe
 from stacks.settings import StackSettings
 from stacks.settings.models import BUNDLED_CHAT_TEMPLATES, ModelSettings
 from stacks.settings.observability import monitor_crds_used
-from stacks.settings.routing import benchmark_model, routing_groups
+from stacks.settings.routing import GatewaySettings, benchmark_model, routing_groups
 from stacks.settings.security import scrapers
 
+# The gateway's logical name: the default gateway name, from which the URNs of deployed stacks were built.
+GATEWAY_URN_NAME = GatewaySettings.model_fields["name"].default
 OBJECTIVE_HEADER = "x-gateway-inference-objective"
 SAMPLE_PROMPT = "Explain in one sentence what an inference gateway does."
 
@@ -432,24 +434,32 @@ def build_inference(
     api_keys = {
         client: pulumi.Output.secret(key.get_secret_value()) for client, key in (settings.api_keys or {}).items()
     }
+    # Logical names are fixed, not the configured gateway name: renaming the gateway then keeps the URNs of the
+    # objects whose Kubernetes identity does not change (GatewayClass, the backend route), and Pulumi updates or
+    # replaces the renamed Gateway instead of creating a second owner of the same objects. A stack deployed before
+    # with another name keeps its resources through the alias (children inherit it: their names start with it).
+    renamed = [pulumi.Alias(name=gateway_settings.name)] if gateway_settings.name != GATEWAY_URN_NAME else []
     protection = GatewaySecurity(
-        f"{gateway_settings.name}-security",
+        f"{GATEWAY_URN_NAME}-security",
         GatewaySecurityArgs(
             gateway_security_spec(settings),
             api_keys=api_keys,
             crd_installers=installers,
         ),
-        opts,
+        pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(aliases=[pulumi.Alias(name=f"{gateway_settings.name}-security")] if renamed else []),
+        ),
     )
     gateway = Gateway(
-        gateway_settings.name,
+        GATEWAY_URN_NAME,
         GatewayArgs(
             gateway_spec(settings),
             crd_installers=installers,
             backends=[s.service for s in servers.values()],
             protection=[protection],
         ),
-        opts,
+        pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(aliases=renamed)),
     )
     if settings.security.network_isolation.enabled:
         NetworkIsolation(

@@ -96,6 +96,7 @@ class Registration:
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
     inputs: dict[str, Any]
+    aliases: list[str] = field(default_factory=list)  # URNs this resource may have had before (`aliases` option)
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -111,6 +112,8 @@ class Registration:
             options["retainOnDelete"] = True
         if self.custom_timeouts:
             options["customTimeouts"] = self.custom_timeouts
+        if self.aliases:
+            options["aliases"] = self.aliases
         return {
             "urn": self.urn,
             "type": self.type,
@@ -169,10 +172,19 @@ class RecordingMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             custom_timeouts=timeouts,
             inputs=plain(json_format.MessageToDict(request.object)),
+            aliases=[self._alias_urn(request, alias) for alias in request.aliases],
         )
         if request.custom:
             self.states[response.urn] = (response.id, plain(json_format.MessageToDict(response.object)))
         return response
+
+    def _alias_urn(self, request, alias) -> str:
+        """An alias as the engine resolves it: a URN as given, or a spec whose unset fields are the resource's."""
+        if alias.WhichOneof("alias") == "urn":
+            return alias.urn
+        spec = alias.spec
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        return self.make_urn(parent, spec.type or request.type, spec.name or request.name)
 
     def RegisterResourceOutputs(self, request):
         self.outputs[request.urn] = plain(json_format.MessageToDict(request.outputs))
