@@ -27,7 +27,7 @@ tools:
 	@scripts/require-actionlint
 
 test: lint tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 plan: $(INSTALLED)
 	$(BIN)/python -m tooling.plan --stack $(STACK) --out $(OUT)
