@@ -233,3 +233,13 @@ def test_unreachable_or_unprovable_stacks_exit_2_naming_each_key(project):
     ):
         assert key in result.stderr, key
     assert not (project / "build/unreachable").exists()
+
+
+def test_a_users_checkout_checks_extra_args_against_the_vllm_catalogue(project):
+    # The catalogues under schemas/vllm are read by the program: a checkout without them would accept any flag.
+    (project / "Pulumi.flags.yaml").write_text(
+        "config:\n  alicloud:region: cn-hangzhou\n  ack-inference:models:\n    - extraArgs: ['--max-num-seq', '8']\n"
+    )
+    result = run_plan(project, "flags", "build/flags")
+    assert result.returncode == 2
+    assert "ack-inference:models[0].extraArgs[0]: `--max-num-seq` is not a flag of vLLM" in result.stderr

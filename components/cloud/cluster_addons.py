@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import jsonschema
 import pulumi
 import pulumi_alicloud as alicloud
 
@@ -81,6 +80,9 @@ def config_schema_problems(addon: AddonSpec, schema_text: str) -> list[str]:
     """Our config against the add-on's published JSON schema (empty schema: nothing to check)."""
     if not schema_text or not addon.config:
         return []
+    # Imported here: only an add-on that publishes a schema needs it, and it costs ~30 ms on every run.
+    import jsonschema
+
     schema = json.loads(schema_text)
     validator = jsonschema.validators.validator_for(schema)(schema)
     problems = []

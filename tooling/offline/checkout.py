@@ -8,7 +8,8 @@ from pathlib import Path
 from tooling.offline.run import PROJECT_DIR
 
 # The Pulumi program (what `pulumi up` runs) and the offline tooling that plans it.
-PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "components", "metrics", "dashboards", "tooling")
+# `schemas/vllm` is read by the program too: the vLLM command-line catalogues check `models[].extraArgs`.
+PROGRAM_FILES = ("Pulumi.yaml", "__main__.py", "stacks", "components", "metrics", "dashboards", "schemas", "tooling")
 
 
 def copy_program(destination: Path, source: Path = PROJECT_DIR) -> Path:
