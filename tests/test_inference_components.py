@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from components.constants import CHAT_TEMPLATES_DIR, MANAGED_VLLM_FLAGS
@@ -19,6 +20,7 @@ from components.inference.model_server import (
     OssWeights,
 )
 from components.placement import Placement
+from tests.conftest import PROJECT_DIR
 from tests.schemas import validate
 
 TUTORIAL = ModelServerSpec(
@@ -501,3 +503,15 @@ def test_the_benchmark_reads_a_modelscope_tokenizer_through_modelscope_too():
     weights = ModelScopeWeights(repo="modelscope/Llama-2-7b-ms", cache_size_gib=40)
     env, volumes, mounts = model_server.weights_access(TUTORIAL.model_copy(update={"weights": weights}))
     assert (env, volumes, mounts) == ([{"name": "VLLM_USE_MODELSCOPE", "value": "true"}], [], [])
+
+
+@pytest.mark.parametrize(
+    "catalogue", sorted((PROJECT_DIR / "schemas" / "vllm").glob("cli-*.json")), ids=lambda p: p.stem
+)
+def test_every_flag_the_model_server_renders_exists_in_every_catalogued_vllm_release(catalogue):
+    # The catalogue lists every option string the release's own argparse parser accepts; a flag it lacks stops
+    # the server at start ("unrecognized arguments"). MANAGED_VLLM_FLAGS is what vllm_args renders (tested above).
+    accepted = {
+        option for flag in json.loads(catalogue.read_text())["flags"] for option in flag["accepted_option_strings"]
+    }
+    assert sorted(set(MANAGED_VLLM_FLAGS) - accepted) == []
