@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from stacks.errors import ConfigError
-from tooling.offline.recording import Plan
+from tooling.offline.recording import Plan, Registration
 from tooling.offline.run import PROJECT_DIR, simulate, try_simulate
 from tooling.offline.stack_files import StackConfig, load_stack_config
 
@@ -71,3 +71,24 @@ def _heap_frozen() -> Iterator[None]:
 
 def messages(error: ConfigError) -> list[str]:
     return [str(problem) for problem in error.problems]
+
+
+def custom_resource(
+    type_token: str, name: str, inputs: dict[str, Any], *, stack: str = "dev", project: str = "p", parent: str = ""
+) -> Registration:
+    """A custom resource as the recording monitor registers one, with no options set (for rule and diff tests)."""
+    return Registration(
+        urn=f"urn:pulumi:{stack}::{project}::{type_token}::{name}",
+        type=type_token,
+        name=name,
+        custom=True,
+        parent=parent,
+        provider="",
+        dependencies=[],
+        protect=False,
+        ignore_changes=[],
+        delete_before_replace=False,
+        retain_on_delete=False,
+        custom_timeouts={},
+        inputs=inputs,
+    )

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
-from tests.harness import plan_stack, stack_config
+from tests.harness import custom_resource, plan_stack, stack_config
 from tests.test_plan_diff import commit, git, section
 from tooling.offline.checkout import copy_program
 from tooling.offline.run import simulate
@@ -88,20 +88,10 @@ def test_a_changed_deployment_selector_is_a_delete_before_create_replacement():
     from tooling.plan_diff import classify_change
 
     def deployment(app: str, replicas: int) -> Registration:
-        return Registration(
-            urn="urn:pulumi:dev::p::kubernetes:apps/v1:Deployment::d",
-            type="kubernetes:apps/v1:Deployment",
-            name="d",
-            custom=True,
-            parent="",
-            provider="",
-            dependencies=[],
-            protect=False,
-            ignore_changes=[],
-            delete_before_replace=False,
-            retain_on_delete=False,
-            custom_timeouts={},
-            inputs={
+        return custom_resource(
+            "kubernetes:apps/v1:Deployment",
+            "d",
+            {
                 "apiVersion": "apps/v1",
                 "kind": "Deployment",
                 "metadata": {"name": "d", "namespace": "llm"},
@@ -281,21 +271,7 @@ def test_key_inputs_unknown_at_plan_time_do_not_break_the_added_table():
     from tooling.plan_diff import key_inputs
 
     def resource(type_token: str, inputs: dict) -> Registration:
-        return Registration(
-            urn=f"urn:pulumi:dev::p::{type_token}::x",
-            type=type_token,
-            name="x",
-            custom=True,
-            parent="",
-            provider="",
-            dependencies=[],
-            protect=False,
-            ignore_changes=[],
-            delete_before_replace=False,
-            retain_on_delete=False,
-            custom_timeouts={},
-            inputs=inputs,
-        )
+        return custom_resource(type_token, "x", inputs)
 
     job = resource(
         "kubernetes:batch/v1:Job",

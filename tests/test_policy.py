@@ -34,7 +34,7 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown
 from pulumi_policy.version import VERSION as POLICY_SDK_VERSION
 
 from policy import rules
-from tests.harness import plan_stack, stack_config
+from tests.harness import custom_resource, plan_stack, stack_config
 from tooling.offline.recording import Plan, Registration
 from tooling.offline.run import PROJECT_DIR
 from tooling.offline.stack_files import StackConfig, available_stacks
@@ -137,21 +137,7 @@ def model_server(plan: Plan) -> Registration:
 
 
 def add(plan: Plan, type_token: str, name: str, inputs: dict[str, Any]) -> Registration:
-    resource = Registration(
-        urn=f"urn:pulumi:{plan.stack}::{plan.project}::{type_token}::{name}",
-        type=type_token,
-        name=name,
-        custom=True,
-        parent=plan.stack_urn,
-        provider="",
-        dependencies=[],
-        protect=False,
-        ignore_changes=[],
-        delete_before_replace=False,
-        retain_on_delete=False,
-        custom_timeouts={},
-        inputs=inputs,
-    )
+    resource = custom_resource(type_token, name, inputs, stack=plan.stack, project=plan.project, parent=plan.stack_urn)
     plan.resources.append(resource)
     return resource
 
