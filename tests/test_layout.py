@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -173,3 +174,10 @@ def test_no_local_environment_is_tracked():
     assert not [path for path in tracked.splitlines() if path.split("/")[0] in {".venv", "build", "policy/venv"}]
     ignored = subprocess.run(["git", "check-ignore", "-q", "--no-index", ".venv"], cwd=ROOT, check=False)
     assert ignored.returncode == 0
+
+
+def test_the_program_never_imports_the_offline_tooling():
+    # `pulumi up` runs the program without tooling/ (mocks, plan, diff): docs/architecture.md says so.
+    check = "import sys, stacks.program; print(sorted(m for m in sys.modules if m.split('.')[0] == 'tooling'))"
+    loaded = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"
