@@ -17,12 +17,11 @@ from pydantic_core import ErrorDetails
 
 from stacks.errors import PROJECT, ConfigError, ConfigProblem
 from stacks.settings import StackSettings, in_region, settings_problems, settings_warnings
-from stacks.stack_keys import namespace_problems, region_problems
+from stacks.stack_keys import REGION_KEY, namespace_problems, region_problems
 
 _PREFIX = f"{PROJECT}:"
-# The Alibaba Cloud provider's region: its `alicloud:region` config key, else the `ALICLOUD_REGION` environment
-# variable (pulumi_alicloud/config/vars.py: `region`).
-REGION_KEY = "alicloud:region"
+# Where the Alibaba Cloud provider takes its region when `alicloud:region` is unset
+# (pulumi_alicloud/config/vars.py: `region`).
 REGION_ENV = "ALICLOUD_REGION"
 _UNIONS = (typing.Union, types.UnionType)
 

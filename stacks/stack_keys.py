@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 
 from stacks.errors import PROJECT, ConfigProblem
 
+# The Alibaba Cloud provider's region key (pulumi_alicloud/config/vars.py: `region`).
+REGION_KEY = "alicloud:region"
+
 if TYPE_CHECKING:
     from stacks.settings import StackSettings
 
@@ -79,7 +82,7 @@ def region_problems(settings: StackSettings, others: Mapping[str, str]) -> Itera
     mode = cluster_mode(settings)
     if mode == "kubeconfig":
         return
-    region = others.get("alicloud:region")
+    region = others.get(REGION_KEY)
     if not region:
         # The provider would fall back to `ALICLOUD_REGION` or fail at `pulumi up`; a stack says where it lives.
         yield ConfigProblem(

@@ -16,6 +16,7 @@ import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_in_stack
 
+from stacks.stack_keys import REGION_KEY
 from tooling.offline.mocks import PriorStates, ProviderMocks
 from tooling.offline.recording import Plan, RecordingMonitor
 from tooling.offline.stack_files import StackConfig
@@ -96,7 +97,7 @@ def _simulate(
     asyncio.set_event_loop(loop)
     threads = _MonitorThreads()
     loop.set_default_executor(threads)
-    monitor = RecordingMonitor(ProviderMocks(prior, config.values.get("alicloud:region")))
+    monitor = RecordingMonitor(ProviderMocks(prior, config.values.get(REGION_KEY)))
     failure: BaseException | None = None
     try:
         pulumi.runtime.set_mocks(
