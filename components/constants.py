@@ -48,4 +48,13 @@ MANAGED_ENV = {
 # "Initial namespaces"), the gateway add-on's `envoy-gateway-system` (ACK Gateway with Inference Extension: its
 # controller Deployment `envoy-gateway` runs there) and the ARMS Prometheus add-on's `arms-prom` (ACK docs,
 # "Managed Service for Prometheus": its agents run there).
-PRESET_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system", "envoy-gateway-system", "arms-prom")
+GATEWAY_ADDON_NAMESPACE = "envoy-gateway-system"
+ARMS_NAMESPACE = "arms-prom"
+PRESET_NAMESPACES = (
+    "default",
+    "kube-node-lease",
+    "kube-public",
+    "kube-system",
+    GATEWAY_ADDON_NAMESPACE,
+    ARMS_NAMESPACE,
+)

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Annotated
 
 from pydantic import Field, SecretStr, field_validator
 
-from components.constants import ADDRESS_TYPE_ANNOTATION, LOAD_BALANCER_ANNOTATION_PREFIX
+from components.constants import (
+    ADDRESS_TYPE_ANNOTATION,
+    ARMS_NAMESPACE,
+    GATEWAY_ADDON_NAMESPACE,
+    LOAD_BALANCER_ANNOTATION_PREFIX,
+)
 from components.vocabulary import AddressType, RateLimitUnit, ZoneSpread
 from stacks.errors import ConfigProblem
 from stacks.settings.addons import manages_addons
@@ -24,7 +29,6 @@ if TYPE_CHECKING:
 # A Secret data key, which Envoy Gateway reads as the client id of the API key stored under it.
 CLIENT_NAME = r"^[-._a-zA-Z0-9]{1,253}$"
 HEADER_NAME = r"^[A-Za-z0-9][-A-Za-z0-9]{0,99}$"
-ARMS_NAMESPACE = "arms-prom"
 PRODUCTION_MIN_PICKERS = 2
 # Client name -> API key (the root secret key `apiKeys`); a key shorter than this is guessable.
 MIN_API_KEY_LENGTH = 16
@@ -105,7 +109,7 @@ class NetworkIsolationSettings(ConfigModel):
         "error unless this is `false`.",
     )
     gateway_namespace: str = Field(
-        "envoy-gateway-system",
+        GATEWAY_ADDON_NAMESPACE,
         pattern=DNS_LABEL,
         description="Namespace of the gateway add-on's Envoy proxies (and of the pickers it manages).",
     )
